@@ -1,0 +1,35 @@
+"""The eventsourcing application that owns the log: one per open store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder
+
+from projections.changes import Change
+
+READ_MODEL_CHANGES = "read_model_changes"
+
+
+class SessionLog(Application):
+    """The append-only log of every session's events.
+
+    `save(..., read_model_changes=[...])` hands the changes to the recorder, which applies
+    them in the transaction that appends the events.
+    """
+
+    name = "greentic_session"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env=dict(env))
+
+
+def read_model_changes(kwargs: Mapping[str, object]) -> list[Change]:
+    """The changes a recorder was given through `Application.save`."""
+    changes = kwargs.get(READ_MODEL_CHANGES) or []
+    assert isinstance(changes, list)
+    return changes
+
+
+__all__ = ["READ_MODEL_CHANGES", "ApplicationRecorder", "SessionLog", "read_model_changes"]

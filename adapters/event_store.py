@@ -1,0 +1,240 @@
+"""`SessionStore` on the event log: one implementation for every backend.
+
+Each operation loads what it needs from the read models, lets the `Session` aggregate
+decide (all rules live in `domain`), and saves the events with their read-model changes
+in one transaction. Backends differ only in the recorder and the reader they plug in.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from uuid import uuid4
+
+from eventsourcing.persistence import IntegrityError
+
+from adapters.application import READ_MODEL_CHANGES, SessionLog
+from adapters.errors import database_errors
+from adapters.unit_of_work import UnitOfWork
+from domain.aggregate import Session
+from domain.errors import ErrorCode, SessionError, invalid_input, not_found
+from domain.identifiers import SessionKey, UserId
+from domain.rules import deadline, expect, is_expired, scope_key, user_key, utc_now
+from domain.scope import ReplyScope
+from domain.session import SessionData
+from domain.store import SessionStore
+from domain.tenant import TenantCtx
+from projections.read_models import ReadModelReader
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+MAX_WRITE_ATTEMPTS = 20
+MAX_BACKOFF_SECONDS = 0.1  # jittered exponential backoff spreads contenders out
+
+
+class EventSourcedSessionStore(SessionStore):
+    def __init__(
+        self,
+        log_app: SessionLog,
+        read_models: ReadModelReader,
+        *,
+        clock: Clock | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._log = log_app
+        self._models = read_models
+        self._clock = clock or utc_now
+        self._on_close = on_close
+
+    # -- reads -------------------------------------------------------------------
+
+    def get_session(self, key: SessionKey | str) -> SessionData | None:
+        key = SessionKey(key)
+        with database_errors("get_session"):
+            state = self._models.session_state(key)
+        if state is None or not state.is_live(self._clock()):
+            return None
+        return state.data
+
+    def find_wait_by_scope(
+        self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope
+    ) -> SessionKey | None:
+        lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
+        with database_errors("find_wait_by_scope"):
+            entry = self._models.scope_entry(lookup)
+        if entry is None or is_expired(entry.expires_at, self._clock()):
+            return None
+        return SessionKey(entry.session_key)
+
+    def list_waits_for_user(self, ctx: TenantCtx, user_id: UserId | str) -> list[SessionKey]:
+        lookup = user_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id))
+        with database_errors("list_waits_for_user"):
+            entries = self._models.user_waits(lookup)
+        now = self._clock()
+        return [SessionKey(e.session_key) for e in entries if not is_expired(e.expires_at, now)]
+
+    def find_by_user(
+        self, ctx: TenantCtx, user: UserId | str
+    ) -> tuple[SessionKey, SessionData] | None:
+        warnings.warn(
+            "find_by_user is deprecated; use find_wait_by_scope or list_waits_for_user",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        keys = self.list_waits_for_user(ctx, user)
+        if len(keys) > 1:
+            raise invalid_input("multiple waits exist for user; use scope-based routing instead")
+        if not keys:
+            return None
+        data = self.get_session(keys[0])
+        return None if data is None else (keys[0], data)
+
+    # -- writes ------------------------------------------------------------------
+
+    def create_session(self, ctx: TenantCtx, data: SessionData) -> SessionKey:
+        ctx = expect(ctx, TenantCtx, "ctx")
+        data = expect(data, SessionData, "data")
+        key = SessionKey(str(uuid4()))
+
+        def create(unit: UnitOfWork) -> SessionKey:
+            unit.add(Session.start(ctx, key, data))
+            return key
+
+        return self._write(create)
+
+    def update_session(self, key: SessionKey | str, data: SessionData) -> None:
+        key = SessionKey(key)
+        data = expect(data, SessionData, "data")
+
+        def update(unit: UnitOfWork) -> None:
+            session = unit.load(key)
+            if session is None:
+                raise not_found(key)
+            session.update(data, unit.now)
+
+        self._write(update)
+
+    def remove_session(self, key: SessionKey | str) -> None:
+        key = SessionKey(key)
+
+        def remove(unit: UnitOfWork) -> None:
+            session = unit.load(key)
+            if session is None:
+                raise not_found(key)
+            session.remove(unit.now)
+
+        self._write(remove)
+
+    def register_wait(
+        self,
+        ctx: TenantCtx,
+        user_id: UserId | str,
+        scope: ReplyScope,
+        session_key: SessionKey | str,
+        data: SessionData,
+        ttl: timedelta | None = None,
+    ) -> None:
+        ctx = expect(ctx, TenantCtx, "ctx")
+        user = UserId(user_id)
+        scope = _scope(scope)
+        key = SessionKey(session_key)
+        data = expect(data, SessionData, "data")
+        deadline(utc_now(), ttl)
+        waits_key, wait_scope_key = user_key(ctx, user), scope_key(ctx, user, scope)
+
+        def register(unit: UnitOfWork) -> None:
+            session = unit.load(key)
+            if session is None:
+                session = Session.start(ctx, key, data)
+                unit.add(session)
+            holder = unit.scope_entry(wait_scope_key)
+            if holder is not None and holder.session_key != key:
+                _supersede(unit, SessionKey(holder.session_key), wait_scope_key, by=key)
+            session.register_wait(
+                ctx,
+                user,
+                scope,
+                data,
+                deadline(unit.now, ttl),
+                unit.now,
+                user_key=waits_key,
+                scope_key=wait_scope_key,
+            )
+
+        self._write(register)
+
+    def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None:
+        lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
+
+        def clear(unit: UnitOfWork) -> None:
+            holder = unit.scope_entry(lookup)
+            session = None if holder is None else unit.load(SessionKey(holder.session_key))
+            if session is None:
+                return
+            session.expire_if_due(unit.now)
+            if session.wait is not None and session.wait.scope_key == lookup:
+                session.clear_wait()
+
+        self._write(clear)
+
+    def close(self) -> None:
+        with database_errors("close"):
+            self._log.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    # -- the write loop ----------------------------------------------------------
+
+    def _write(self, command: Callable[[UnitOfWork], T]) -> T:
+        """Run a command and commit it atomically; retry when a concurrent write won."""
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            with database_errors("write"):
+                unit = UnitOfWork(self._models, self._clock())
+                try:
+                    result = command(unit)
+                except SessionError:
+                    unit.keep_only_expiries()
+                    self._try_commit(unit)
+                    raise
+                if self._try_commit(unit):
+                    return result
+            log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)
+            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
+        raise SessionError(
+            ErrorCode.CONFLICT,
+            f"gave up after {MAX_WRITE_ATTEMPTS} attempts: concurrent writers kept changing "
+            "the same sessions; retry the operation",
+        )
+
+    def _try_commit(self, unit: UnitOfWork) -> bool:
+        """False when another writer committed first (a version or scope clash)."""
+        sessions = unit.sessions()
+        if not sessions:
+            return True
+        try:
+            self._log.save(*sessions, **{READ_MODEL_CHANGES: unit.changes()})
+        except IntegrityError:
+            return False
+        return True
+
+
+def _scope(scope: object) -> ReplyScope:
+    return expect(scope, ReplyScope, "scope")
+
+
+def _supersede(unit: UnitOfWork, holder_key: SessionKey, scope_key: str, by: SessionKey) -> None:
+    """The scope's previous holder stops waiting (or is found expired); its data stays."""
+    holder = unit.load(holder_key)
+    if holder is None:
+        return
+    holder.expire_if_due(unit.now)
+    if holder.wait is not None and holder.wait.scope_key == scope_key:
+        holder.supersede(by)

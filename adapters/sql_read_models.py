@@ -1,0 +1,161 @@
+"""The read-model tables shared by the SQL backends: schema, statements, row codecs.
+
+SQLite and PostgreSQL run the same statements; only the placeholder, the table
+qualifier and the auto-increment column differ. Times are stored as integer
+microseconds since the epoch (UTC), exact on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.identifiers import SessionKey
+from domain.scope import ReplyScope
+from domain.session import SessionData
+from domain.state import SessionState, Wait
+from projections.changes import (
+    AddUserWait,
+    Change,
+    ClaimScope,
+    DropUserWait,
+    PutState,
+    ReleaseScope,
+)
+from projections.read_models import WaitEntry
+
+Statement = tuple[str, tuple[Any, ...]]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int | None) -> datetime | None:
+    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+
+
+class SqlReadModels:
+    """Statements over `<prefix>session_state`, `<prefix>scope_index`, `<prefix>user_waits`."""
+
+    def __init__(self, *, qualifier: str, placeholder: str, serial: str) -> None:
+        def sql(text: str) -> str:
+            return text.replace("{q}", qualifier).replace("?", placeholder)
+
+        self.create_statements = [
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_session_state ("
+                "session_key TEXT PRIMARY KEY, version BIGINT NOT NULL, data TEXT, "
+                "expires_at BIGINT, wait_user_key TEXT, wait_scope_key TEXT, "
+                "wait_user_id TEXT, wait_scope TEXT)"
+            ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_scope_index ("
+                "scope_key TEXT PRIMARY KEY, session_key TEXT NOT NULL, expires_at BIGINT)"
+            ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_user_waits ("
+                f"seq {serial}, user_key TEXT NOT NULL, session_key TEXT NOT NULL, "
+                "expires_at BIGINT, UNIQUE (user_key, session_key))"
+            ),
+            sql(
+                "CREATE INDEX IF NOT EXISTS gs_user_waits_by_user "
+                "ON {q}gs_user_waits (user_key, seq)"
+            ),
+        ]
+        self.select_state = sql(
+            "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
+            "wait_scope FROM {q}gs_session_state WHERE session_key = ?"
+        )
+        self.select_scope = sql(
+            "SELECT session_key, expires_at FROM {q}gs_scope_index WHERE scope_key = ?"
+        )
+        self.select_waits = sql(
+            "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? ORDER BY seq"
+        )
+        self._put_state = sql(
+            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (session_key) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, expires_at = excluded.expires_at, "
+            "wait_user_key = excluded.wait_user_key, wait_scope_key = excluded.wait_scope_key, "
+            "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope"
+        )
+        self._claim_scope = sql("INSERT INTO {q}gs_scope_index VALUES (?, ?, ?)")
+        self._release_scope = sql(
+            "DELETE FROM {q}gs_scope_index WHERE scope_key = ? AND session_key = ?"
+        )
+        self._add_wait = sql(
+            "INSERT INTO {q}gs_user_waits (user_key, session_key, expires_at) VALUES (?, ?, ?)"
+        )
+        self._drop_wait = sql(
+            "DELETE FROM {q}gs_user_waits WHERE user_key = ? AND session_key = ?"
+        )
+
+    def statements(self, changes: Iterable[Change]) -> list[Statement]:
+        """The writes that apply `changes`; a clashing claim fails on the primary key."""
+        out: list[Statement] = []
+        for change in changes:
+            if isinstance(change, PutState):
+                out.append((self._put_state, encode_state(change.state)))
+            elif isinstance(change, ClaimScope):
+                out.append(
+                    (
+                        self._claim_scope,
+                        (change.scope_key, change.session_key, to_micros(change.expires_at)),
+                    )
+                )
+            elif isinstance(change, ReleaseScope):
+                out.append((self._release_scope, (change.scope_key, change.session_key)))
+            elif isinstance(change, AddUserWait):
+                out.append((self._drop_wait, (change.user_key, change.session_key)))
+                out.append(
+                    (
+                        self._add_wait,
+                        (change.user_key, change.session_key, to_micros(change.expires_at)),
+                    )
+                )
+            elif isinstance(change, DropUserWait):
+                out.append((self._drop_wait, (change.user_key, change.session_key)))
+        return out
+
+
+def encode_state(state: SessionState) -> tuple[Any, ...]:
+    wait = state.wait
+    return (
+        state.session_key,
+        state.version,
+        None if state.data is None else state.data.model_dump_json(),
+        to_micros(state.expires_at),
+        None if wait is None else wait.user_key,
+        None if wait is None else wait.scope_key,
+        None if wait is None else wait.user_id,
+        None if wait is None else wait.scope.model_dump_json(),
+    )
+
+
+def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
+    version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope = row
+    wait = None
+    if wait_scope_key is not None:
+        wait = Wait(
+            user_key=wait_user_key,
+            scope_key=wait_scope_key,
+            user_id=wait_user_id,
+            scope=ReplyScope.model_validate_json(wait_scope),
+        )
+    return SessionState(
+        session_key=SessionKey(session_key),
+        version=version,
+        data=None if data is None else SessionData.model_validate_json(data),
+        expires_at=from_micros(expires_at),
+        wait=wait,
+    )
+
+
+def decode_entry(row: Sequence[Any]) -> WaitEntry:
+    return WaitEntry(session_key=row[0], expires_at=from_micros(row[1]))

@@ -1,0 +1,96 @@
+"""Store URLs: which backend, and its settings, from one string."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from domain.errors import invalid_input
+
+DEFAULT_URL = "sqlite:///greentic-sessions.db"
+URL_VARIABLE = "GREENTIC_SESSION_URL"
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_POSTGRES_OPTIONS = {
+    "schema": "POSTGRES_SCHEMA",
+    "connect_timeout": "POSTGRES_CONNECT_TIMEOUT",
+    "pool_size": "POSTGRES_POOL_SIZE",
+    "max_overflow": "POSTGRES_MAX_OVERFLOW",
+    "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
+}
+_POSTGRES_DEFAULTS = {
+    "POSTGRES_CONNECT_TIMEOUT": "5",
+    "POSTGRES_POOL_SIZE": "4",
+    "POSTGRES_MAX_OVERFLOW": "8",
+}
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    backend: str  # "memory", "sqlite" or "postgresql"
+    sqlite_path: str = ""
+    postgres: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL given, else `GREENTIC_SESSION_URL`, else a SQLite file in the current folder."""
+    return url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    if not isinstance(url, str):
+        raise invalid_input(f"store URL must be a string, got {type(url).__name__}")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise _unsupported(url)
+    if scheme == "memory":
+        return StoreLocation("memory")
+    if scheme == "sqlite":
+        return StoreLocation("sqlite", sqlite_path=_sqlite_path(url, rest))
+    if scheme in ("postgresql", "postgres"):
+        return StoreLocation("postgresql", postgres=_postgres_settings(url))
+    raise _unsupported(url)
+
+
+def _unsupported(url: str) -> Exception:
+    return invalid_input(
+        f"unsupported store URL {url!r}: use memory://, sqlite:///relative.db, "
+        "sqlite:////absolute/path.db or postgresql://user@host:port/dbname"
+    )
+
+
+def _sqlite_path(url: str, rest: str) -> str:
+    """SQLAlchemy convention: three slashes for a relative path, four for an absolute one."""
+    if not rest.startswith("/") or rest == "/":
+        raise invalid_input(f"SQLite URL {url!r} names no file: use sqlite:///relative.db")
+    path = unquote(rest[1:])
+    if path == ":memory:":
+        return path
+    return os.path.abspath(path)
+
+
+def _postgres_settings(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise invalid_input(f"PostgreSQL URL {url!r} names no database: add /dbname")
+    settings = dict(_POSTGRES_DEFAULTS)
+    settings.update(
+        POSTGRES_DBNAME=dbname,
+        POSTGRES_HOST=parts.hostname or "127.0.0.1",
+        POSTGRES_PORT=str(parts.port or 5432),
+        POSTGRES_USER=unquote(parts.username or "postgres"),
+        POSTGRES_PASSWORD=unquote(parts.password or ""),
+    )
+    for name, values in parse_qs(parts.query).items():
+        if name not in _POSTGRES_OPTIONS:
+            raise invalid_input(
+                f"unknown PostgreSQL URL option {name!r}: use {', '.join(_POSTGRES_OPTIONS)}"
+            )
+        settings[_POSTGRES_OPTIONS[name]] = values[-1]
+    schema = settings.get("POSTGRES_SCHEMA")
+    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        raise invalid_input(f"schema {schema!r} must be a plain identifier (letters, digits, _)")
+    return settings

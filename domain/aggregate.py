@@ -1,0 +1,227 @@
+"""The `Session` aggregate: one event stream per session key, across all its lives.
+
+Commands check the contract's rules and record what happened as events; `apply` on each
+event is the only place state changes, so a replay of the log rebuilds the same state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import not_found
+from domain.identifiers import SessionKey, UserId
+from domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user, is_expired
+from domain.scope import ReplyScope
+from domain.session import SessionData
+from domain.state import SessionState, Wait, stream_id
+from domain.tenant import TenantCtx
+
+JsonDict = dict[str, Any]
+
+
+def _dump(data: SessionData) -> JsonDict:
+    return data.model_dump(mode="json")
+
+
+def _load(data: JsonDict) -> SessionData:
+    return SessionData.model_validate(data)
+
+
+class Session(Aggregate):
+    """A session key's stream. `data is None` between lives (never live, ended)."""
+
+    class Created(Aggregate.Created):
+        kind: ClassVar[str] = "created"
+        session_key: str
+        data: JsonDict
+
+    class Event(Aggregate.Event):
+        kind: ClassVar[str]
+
+    class Recreated(Event):
+        """A key whose session ended starts a new life on the same stream."""
+
+        kind = "created"
+        data: JsonDict
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._begin_life(_load(self.data))
+
+    class Updated(Event):
+        kind = "updated"
+        data: JsonDict
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.data = _load(self.data)
+
+    class WaitRegistered(Event):
+        kind = "wait_registered"
+        data: JsonDict | None  # None: unchanged since the event before (a new life)
+        user_id: str
+        scope: JsonDict
+        user_key: str
+        scope_key: str
+        expires_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            if self.data is not None:
+                aggregate.data = _load(self.data)
+            aggregate.expires_at = self.expires_at
+            aggregate.wait = Wait(
+                user_key=self.user_key,
+                scope_key=self.scope_key,
+                user_id=self.user_id,
+                scope=ReplyScope.model_validate(self.scope),
+            )
+
+    class WaitSuperseded(Event):
+        """Another session took this one's scope; its data stays readable."""
+
+        kind = "wait_superseded"
+        by_session_key: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.wait = None
+
+    class WaitCleared(Event):
+        kind = "wait_cleared"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_life()
+
+    class WaitExpired(Event):
+        kind = "wait_expired"
+        deadline: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_life()
+
+    class Removed(Event):
+        kind = "removed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_life()
+
+    def __init__(self, session_key: str, data: JsonDict) -> None:
+        self.session_key = SessionKey(session_key)
+        self._begin_life(_load(data))
+
+    @staticmethod
+    def create_id(session_key: str) -> Any:
+        return stream_id(session_key)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @classmethod
+    def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData) -> Session:
+        ensure_alignment(ctx, data)
+        return cls(session_key=key, data=_dump(data))
+
+    @classmethod
+    def restore(cls, state: SessionState) -> Session:
+        """Rebuild from the state read model instead of replaying the stream (O(1))."""
+        session = cls.__new__(cls)
+        now = datetime.now(UTC)
+        session.__base_init__(state.originator_id, state.version, now)
+        session.session_key = state.session_key
+        session.data = state.data
+        session.expires_at = state.expires_at
+        session.wait = state.wait
+        return session
+
+    def state(self) -> SessionState:
+        return SessionState(
+            session_key=self.session_key,
+            version=self.version,
+            data=self.data,
+            expires_at=self.expires_at,
+            wait=self.wait,
+        )
+
+    def is_live(self, now: datetime) -> bool:
+        return self.data is not None and not is_expired(self.expires_at, now)
+
+    def waits_live(self, now: datetime) -> bool:
+        return self.wait is not None and self.is_live(now)
+
+    # -- commands ------------------------------------------------------------
+
+    def expire_if_due(self, now: datetime) -> None:
+        """Record an expiry that has happened but is not in the log yet."""
+        if self.data is not None and self.expires_at is not None and is_expired(
+            self.expires_at, now
+        ):
+            self.trigger_event(self.WaitExpired, deadline=self.expires_at)
+
+    def update(self, data: SessionData, now: datetime) -> None:
+        self._require_live(now)
+        assert self.data is not None
+        ensure_preserved(self.data.tenant_ctx, data.tenant_ctx)
+        self.trigger_event(self.Updated, data=_dump(data))
+
+    def remove(self, now: datetime) -> None:
+        self._require_live(now)
+        self.trigger_event(self.Removed)
+
+    def register_wait(
+        self,
+        ctx: TenantCtx,
+        user_id: UserId,
+        scope: ReplyScope,
+        data: SessionData,
+        expires_at: datetime | None,
+        now: datetime,
+        *,
+        user_key: str,
+        scope_key: str,
+    ) -> None:
+        ensure_wait_user(ctx, user_id, data)
+        self.expire_if_due(now)
+        payload: JsonDict | None = _dump(data)
+        if self.data is None:
+            self.trigger_event(self.Recreated, data=payload)
+            payload = None
+        elif self._started_in_this_operation():
+            payload = None
+        else:
+            ensure_preserved(self.data.tenant_ctx, data.tenant_ctx)
+        self.trigger_event(
+            self.WaitRegistered,
+            data=payload,
+            user_id=str(user_id),
+            scope=scope.model_dump(mode="json"),
+            user_key=user_key,
+            scope_key=scope_key,
+            expires_at=expires_at,
+        )
+
+    def supersede(self, by_session_key: SessionKey) -> None:
+        self.trigger_event(self.WaitSuperseded, by_session_key=str(by_session_key))
+
+    def clear_wait(self) -> None:
+        self.trigger_event(self.WaitCleared)
+
+    # -- state changes (called by events only) --------------------------------
+
+    def _started_in_this_operation(self) -> bool:
+        """The life began with this very data in the pending Created event: don't repeat it."""
+        pending = self.pending_events
+        return len(pending) == 1 and isinstance(pending[0], Session.Created)
+
+    def _require_live(self, now: datetime) -> None:
+        self.expire_if_due(now)
+        if self.data is None:
+            raise not_found(self.session_key)
+
+    def _begin_life(self, data: SessionData) -> None:
+        self.data: SessionData | None = data
+        self.expires_at: datetime | None = None
+        self.wait: Wait | None = None
+
+    def _end_life(self) -> None:
+        self.data = None
+        self.expires_at = None
+        self.wait = None

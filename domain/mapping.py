@@ -1,0 +1,25 @@
+"""Deterministic session keys for common channels, identical to the Rust crate's."""
+
+from __future__ import annotations
+
+import hashlib
+
+from domain.identifiers import SessionKey
+
+
+def _sha256_key(text: str) -> SessionKey:
+    return SessionKey(hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def telegram_update_to_session_key(bot_id: str, chat_id: str, user_id: str) -> SessionKey:
+    return _sha256_key(f"tg:{bot_id}:{chat_id}:{user_id}")
+
+
+def webhook_to_session_key(source: str, subject: str, id_hint: str) -> SessionKey:
+    return _sha256_key(f"wh:{source}:{subject}:{id_hint}")
+
+
+def canonical_session_key(
+    tenant: str, provider: str, anchor: str | None = None, user: str | None = None
+) -> SessionKey:
+    return SessionKey(f"{tenant}:{provider}:{anchor or 'conversation'}:{user or 'user'}")

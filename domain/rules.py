@@ -1,0 +1,108 @@
+"""The contract's rules, written once: context checks, lookup keys, expiry.
+
+Every backend reaches these through the `Session` aggregate and the store service;
+no adapter re-implements them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from typing import TypeVar
+
+from domain.errors import SessionError, invalid_input
+from domain.identifiers import UserId
+from domain.scope import ReplyScope
+from domain.session import SessionData
+from domain.tenant import TenantCtx
+
+_T = TypeVar("_T")
+
+
+def _mismatch(expected: TenantCtx, given: TenantCtx, reason: str) -> SessionError:
+    def describe(ctx: TenantCtx) -> str:
+        return (
+            f"env={ctx.env}, tenant={ctx.tenant_id}, "
+            f"team={ctx.normalized_team or '-'}, user={ctx.normalized_user or '-'}"
+        )
+
+    return invalid_input(
+        f"tenant context mismatch ({reason}): expected {describe(expected)}, got {describe(given)}"
+    )
+
+
+def ensure_alignment(ctx: TenantCtx, data: SessionData) -> None:
+    """The caller may only store a session inside its own env, tenant, team and user."""
+    stored = data.tenant_ctx
+    if ctx.env != stored.env or ctx.tenant_id != stored.tenant_id:
+        raise _mismatch(stored, ctx, "env/tenant must match")
+    if ctx.normalized_team != stored.normalized_team:
+        raise _mismatch(stored, ctx, "team must match")
+    stored_user = stored.normalized_user
+    if stored_user is not None:
+        if ctx.normalized_user is None:
+            raise _mismatch(stored, ctx, "user required by session but missing in caller context")
+        if ctx.normalized_user != stored_user:
+            raise _mismatch(stored, ctx, "user must match stored session")
+
+
+def ensure_preserved(existing: TenantCtx, candidate: TenantCtx) -> None:
+    """A stored session keeps its env, tenant, team and user for the rest of its life."""
+    if existing.env != candidate.env or existing.tenant_id != candidate.tenant_id:
+        raise _mismatch(existing, candidate, "env/tenant cannot change for an existing session")
+    if existing.normalized_team != candidate.normalized_team:
+        raise _mismatch(existing, candidate, "team cannot change for an existing session")
+    old_user, new_user = existing.normalized_user, candidate.normalized_user
+    if old_user is not None and old_user != new_user:
+        raise _mismatch(existing, candidate, "user cannot change for an existing session")
+    if old_user is None and new_user is not None:
+        raise _mismatch(existing, candidate, "user cannot be introduced when none was stored")
+
+
+def ensure_wait_user(ctx: TenantCtx, user_id: UserId, data: SessionData) -> None:
+    """A wait belongs to one user: the caller's, the session's and the argument agree."""
+    ensure_alignment(ctx, data)
+    if ctx.normalized_user is not None and ctx.normalized_user != user_id:
+        raise invalid_input("user must match tenant context when registering a wait")
+    data_user = data.tenant_ctx.normalized_user
+    if data_user is None:
+        raise invalid_input("user required by wait but missing in session data")
+    if data_user != user_id:
+        raise invalid_input("user must match session data when registering a wait")
+
+
+def user_key(ctx: TenantCtx, user_id: UserId) -> str:
+    """Waits are indexed under the caller's context. Identifiers cannot contain '/'."""
+    return f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}"
+
+
+def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
+    return f"{user_key(ctx, user_id)}/{scope.scope_hash()}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """A zero or negative TTL gives a deadline of now or earlier: already expired."""
+    return expires_at is not None and expires_at <= now
+
+
+def expect(value: object, kind: type[_T], name: str) -> _T:
+    """Wrong types are bad input, reported the same way as bad values."""
+    if not isinstance(value, kind):
+        raise invalid_input(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def deadline(now: datetime, ttl: timedelta | None) -> datetime | None:
+    """The instant a wait registered now with this TTL expires (None: never)."""
+    if ttl is None:
+        return None
+    if not isinstance(ttl, timedelta):
+        raise invalid_input(f"ttl must be a datetime.timedelta or None, got {type(ttl).__name__}")
+    try:
+        return now + ttl
+    except OverflowError as exc:
+        raise invalid_input(f"ttl {ttl} is too large: the deadline is past year 9999") from exc

@@ -1,0 +1,67 @@
+"""The Greentic tenant context: who is calling, for which environment and tenant."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from domain.identifiers import EnvId, TeamId, TenantId, UserId, check_text
+from domain.model_base import ContractModel
+
+
+class InvocationDeadline(ContractModel):
+    unix_millis: int
+
+
+class Impersonation(ContractModel):
+    actor_id: UserId
+    reason: str | None = None
+
+
+class TenantCtx(ContractModel):
+    env: EnvId
+    tenant: TenantId
+    tenant_id: TenantId
+    team: TeamId | None = None
+    team_id: TeamId | None = None
+    user: UserId | None = None
+    user_id: UserId | None = None
+    session_id: str | None = None
+    flow_id: str | None = None
+    node_id: str | None = None
+    provider_id: str | None = None
+    trace_id: str | None = None
+    i18n_id: str | None = None
+    correlation_id: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    deadline: InvocationDeadline | None = None
+    attempt: int = Field(default=0, ge=0)
+    idempotency_key: str | None = None
+    impersonation: Impersonation | None = None
+
+    @model_validator(mode="after")
+    def _attributes_are_storable(self) -> TenantCtx:
+        for name, value in self.attributes.items():
+            check_text(name, "TenantCtx.attributes")
+            check_text(value, "TenantCtx.attributes")
+        return self
+
+    @classmethod
+    def new(cls, env: EnvId | str, tenant: TenantId | str) -> TenantCtx:
+        tenant_id = TenantId(tenant)
+        return cls(env=EnvId(env), tenant=tenant_id, tenant_id=tenant_id)
+
+    def with_team(self, team: TeamId | str | None) -> TenantCtx:
+        team_id = None if team is None else TeamId(team)
+        return self.model_copy(update={"team": team_id, "team_id": team_id})
+
+    def with_user(self, user: UserId | str | None) -> TenantCtx:
+        user_id = None if user is None else UserId(user)
+        return self.model_copy(update={"user": user_id, "user_id": user_id})
+
+    @property
+    def normalized_team(self) -> TeamId | None:
+        return self.team_id if self.team_id is not None else self.team
+
+    @property
+    def normalized_user(self) -> UserId | None:
+        return self.user_id if self.user_id is not None else self.user

@@ -1,0 +1,67 @@
+"""Read-model changes: what one committed write does to the read models.
+
+Backends turn each change into a statement of their own; the changes say *what*, never
+*how*. A claim that meets another owner is a concurrency conflict: the write is retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.state import SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class PutState:
+    """Upsert the key's current-state row (also a tombstone when `data is None`)."""
+
+    state: SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimScope:
+    """Point a free scope key at this session; fails if another session holds it."""
+
+    scope_key: str
+    session_key: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseScope:
+    """Free the scope key, but only if it still points at this session."""
+
+    scope_key: str
+    session_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddUserWait:
+    """Append the session to the end of the user's waits (latest registration last)."""
+
+    user_key: str
+    session_key: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DropUserWait:
+    user_key: str
+    session_key: str
+
+
+Change = PutState | ClaimScope | ReleaseScope | AddUserWait | DropUserWait
+
+
+def _phase(change: Change) -> int:
+    if isinstance(change, ReleaseScope | DropUserWait):
+        return 0
+    if isinstance(change, ClaimScope | AddUserWait):
+        return 1
+    return 2
+
+
+def in_apply_order(changes: list[Change]) -> list[Change]:
+    """Releases before claims, so a takeover frees the scope before the new owner claims it."""
+    return sorted(changes, key=_phase)

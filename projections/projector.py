@@ -1,0 +1,61 @@
+"""How a session's events change the read models.
+
+The current-state row is the session's state after the events; the scope index and the
+user's waits follow the session's wait: the old wait's entries are released, the new
+one's claimed. A fresh `register_wait` on the same scope re-claims, which moves the key
+to the end of the user's waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from domain.aggregate import Session
+from domain.state import SessionState
+from projections.changes import (
+    AddUserWait,
+    Change,
+    ClaimScope,
+    DropUserWait,
+    PutState,
+    ReleaseScope,
+)
+
+
+def changes_for(before: SessionState | None, after: SessionState, registered: bool) -> list[Change]:
+    """The changes that take the read models from `before` to `after` for one session."""
+    key = after.session_key
+    old = before.wait if before is not None else None
+    new = after.wait
+    moved = registered or old != new
+    changes: list[Change] = []
+    if old is not None and moved:
+        changes += [ReleaseScope(old.scope_key, key), DropUserWait(old.user_key, key)]
+    if new is not None and moved:
+        changes += [
+            ClaimScope(new.scope_key, key, after.expires_at),
+            AddUserWait(new.user_key, key, after.expires_at),
+        ]
+    changes.append(PutState(after))
+    return changes
+
+
+def pending_changes(before: SessionState | None, session: Session) -> list[Change]:
+    """The changes of a session's pending (not yet saved) events, in one step."""
+    pending = session.pending_events
+    if not pending:
+        return []
+    registered = any(isinstance(event, Session.WaitRegistered) for event in pending)
+    return changes_for(before, session.state(), registered)
+
+
+def replay(events: Iterable[Session.Event | Session.Created]) -> Iterator[Change]:
+    """The changes of a whole log, event by event in log order (a rebuild from scratch)."""
+    sessions: dict[object, Session] = {}
+    for event in events:
+        current = sessions.get(event.originator_id)
+        before = current.state() if current is not None else None
+        mutated = event.mutate(current)
+        assert isinstance(mutated, Session)
+        sessions[event.originator_id] = mutated
+        yield from changes_for(before, mutated.state(), isinstance(event, Session.WaitRegistered))

@@ -1,0 +1,93 @@
+"""The read models and the in-memory implementation of them.
+
+`ReadModelReader` is what the store reads through on every backend. `MemoryReadModels`
+holds them in dicts: the memory backend uses it directly, and a replay can be compared
+with any backend's tables through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.state import SessionState
+from projections.changes import (
+    AddUserWait,
+    Change,
+    ClaimScope,
+    DropUserWait,
+    PutState,
+    ReleaseScope,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEntry:
+    """A scope-index or user-waits entry: which session, and until when."""
+
+    session_key: str
+    expires_at: datetime | None
+
+
+class ReadModelReader(Protocol):
+    """Indexed lookups: each one costs the same however many sessions the store holds."""
+
+    def session_state(self, session_key: str) -> SessionState | None: ...
+
+    def scope_entry(self, scope_key: str) -> WaitEntry | None: ...
+
+    def user_waits(self, user_key: str) -> list[WaitEntry]: ...
+
+
+class ScopeTaken(Exception):
+    """A claim met a scope held by another session: a concurrent write won; retry."""
+
+
+class MemoryReadModels:
+    """Current state, scope index and user waits as dicts (insertion order = list order)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, SessionState] = {}
+        self.scopes: dict[str, WaitEntry] = {}
+        self.waits: dict[str, dict[str, WaitEntry]] = {}
+
+    def session_state(self, session_key: str) -> SessionState | None:
+        return self.states.get(session_key)
+
+    def scope_entry(self, scope_key: str) -> WaitEntry | None:
+        return self.scopes.get(scope_key)
+
+    def user_waits(self, user_key: str) -> list[WaitEntry]:
+        return list(self.waits.get(user_key, {}).values())
+
+    def check(self, changes: Iterable[Change]) -> None:
+        """Raise `ScopeTaken` before anything changes if a claim would fail."""
+        changes = list(changes)
+        released = {(c.scope_key, c.session_key) for c in changes if isinstance(c, ReleaseScope)}
+        for change in changes:
+            if isinstance(change, ClaimScope):
+                holder = self.scopes.get(change.scope_key)
+                if holder is not None and (change.scope_key, holder.session_key) not in released:
+                    raise ScopeTaken(change.scope_key)
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            if isinstance(change, PutState):
+                self.states[change.state.session_key] = change.state
+            elif isinstance(change, ClaimScope):
+                self.scopes[change.scope_key] = WaitEntry(change.session_key, change.expires_at)
+            elif isinstance(change, ReleaseScope):
+                holder = self.scopes.get(change.scope_key)
+                if holder is not None and holder.session_key == change.session_key:
+                    del self.scopes[change.scope_key]
+            elif isinstance(change, AddUserWait):
+                waits = self.waits.setdefault(change.user_key, {})
+                waits.pop(change.session_key, None)
+                waits[change.session_key] = WaitEntry(change.session_key, change.expires_at)
+            elif isinstance(change, DropUserWait):
+                waits = self.waits.get(change.user_key, {})
+                waits.pop(change.session_key, None)
+                if not waits:
+                    self.waits.pop(change.user_key, None)

@@ -1,0 +1,1 @@
+"""Tests of greentic-session: the contract in SEMANTICS.md, on every backend."""
