@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder
@@ -12,7 +13,7 @@ from projections.changes import Change
 READ_MODEL_CHANGES = "read_model_changes"
 
 
-class SessionLog(Application):
+class SessionLog(Application[UUID]):
     """The append-only log of every session's events.
 
     `save(..., read_model_changes=[...])` hands the changes to the recorder, which applies

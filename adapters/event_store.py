@@ -11,7 +11,7 @@ import logging
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import uuid4
@@ -29,7 +29,8 @@ from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.store import SessionStore
 from domain.tenant import TenantCtx
-from projections.read_models import ReadModelReader
+from projections.read_models import MemoryReadModels, ReadModelReader
+from projections.replay import rebuild
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 MAX_WRITE_ATTEMPTS = 20
+LOG_PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 0.1  # jittered exponential backoff spreads contenders out
 
 
@@ -147,7 +149,6 @@ class EventSourcedSessionStore(SessionStore):
         scope = _scope(scope)
         key = SessionKey(session_key)
         data = expect(data, SessionData, "data")
-        deadline(utc_now(), ttl)
         waits_key, wait_scope_key = user_key(ctx, user), scope_key(ctx, user, scope)
 
         def register(unit: UnitOfWork) -> None:
@@ -184,6 +185,31 @@ class EventSourcedSessionStore(SessionStore):
                 session.clear_wait()
 
         self._write(clear)
+
+    # -- the log -----------------------------------------------------------------
+
+    def events(self) -> Iterator[Session.Event | Session.Created]:
+        """Every event in the log, in log (commit) order."""
+        start = 1
+        while True:
+            with database_errors("reading the log"):
+                page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
+            for notification in page:
+                event = self._log.mapper.to_domain_event(notification)
+                assert isinstance(event, Session.Event | Session.Created)
+                yield event
+            if len(page) < LOG_PAGE_SIZE:
+                return
+            start = page[-1].id + 1
+
+    def replay_read_models(self) -> MemoryReadModels:
+        """The read models rebuilt from the log alone."""
+        return rebuild(self.events())
+
+    def current_read_models(self) -> MemoryReadModels:
+        """The read models as stored (compare with `replay_read_models()`)."""
+        with database_errors("reading the read models"):
+            return self._models.load_all()
 
     def close(self) -> None:
         with database_errors("close"):

@@ -9,13 +9,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModels, decode_entry, decode_state
+from adapters.sql_read_models import SqlReadModels, decode_all, decode_entry, decode_state
 from domain.state import SessionState
-from projections.read_models import WaitEntry
+from projections.read_models import MemoryReadModels, WaitEntry
 
 SERIAL = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
@@ -30,7 +30,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.tables = tables_in(datastore.schema)
-        self.sql_create_statements.extend(SQL(s) for s in self.tables.create_statements)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -44,7 +44,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         super()._insert_stored_events(curs, stored_events, **kwargs)
         with curs.connection.cursor() as read_model_cursor:
             for statement, params in self.tables.statements(read_model_changes(kwargs)):
-                read_model_cursor.execute(statement, params, prepare=True)  # type: ignore[arg-type]
+                read_model_cursor.execute(statement, params, prepare=True)
 
 
 class PostgresReadModelReader:
@@ -57,7 +57,7 @@ class PostgresReadModelReader:
     def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
-            cursor.execute(statement, params, prepare=True)  # type: ignore[arg-type]
+            cursor.execute(statement, params, prepare=True)
             return cursor.fetchall()
 
     def session_state(self, session_key: str) -> SessionState | None:
@@ -70,6 +70,21 @@ class PostgresReadModelReader:
 
     def user_waits(self, user_key: str) -> list[WaitEntry]:
         return [decode_entry(r) for r in self._fetch(self._tables.select_waits, (user_key,))]
+
+    def load_all(self) -> MemoryReadModels:
+        """One snapshot of all three tables (REPEATABLE READ), so they agree with each other."""
+        tables = []
+        with self._datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for statement in (
+                self._tables.select_all_states,
+                self._tables.select_all_scopes,
+                self._tables.select_all_waits,
+            ):
+                cursor.execute(statement)
+                tables.append(cursor.fetchall())
+        return decode_all(*tables)
 
 
 def open_postgres_store(

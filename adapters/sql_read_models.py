@@ -23,7 +23,7 @@ from projections.changes import (
     PutState,
     ReleaseScope,
 )
-from projections.read_models import WaitEntry
+from projections.read_models import MemoryReadModels, WaitEntry
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -78,6 +78,16 @@ class SqlReadModels:
         self.select_waits = sql(
             "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? ORDER BY seq"
         )
+        self.select_all_states = sql(
+            "SELECT session_key, version, data, expires_at, wait_user_key, wait_scope_key, "
+            "wait_user_id, wait_scope FROM {q}gs_session_state"
+        )
+        self.select_all_scopes = sql(
+            "SELECT scope_key, session_key, expires_at FROM {q}gs_scope_index"
+        )
+        self.select_all_waits = sql(
+            "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY seq"
+        )
         self._put_state = sql(
             "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (session_key) DO UPDATE SET version = excluded.version, "
@@ -92,9 +102,7 @@ class SqlReadModels:
         self._add_wait = sql(
             "INSERT INTO {q}gs_user_waits (user_key, session_key, expires_at) VALUES (?, ?, ?)"
         )
-        self._drop_wait = sql(
-            "DELETE FROM {q}gs_user_waits WHERE user_key = ? AND session_key = ?"
-        )
+        self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND session_key = ?")
 
     def statements(self, changes: Iterable[Change]) -> list[Statement]:
         """The writes that apply `changes`; a clashing claim fails on the primary key."""
@@ -159,3 +167,18 @@ def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
 
 def decode_entry(row: Sequence[Any]) -> WaitEntry:
     return WaitEntry(session_key=row[0], expires_at=from_micros(row[1]))
+
+
+def decode_all(
+    states: Iterable[Sequence[Any]], scopes: Iterable[Sequence[Any]], waits: Iterable[Sequence[Any]]
+) -> MemoryReadModels:
+    """Rows of the `select_all_*` statements as in-memory read models."""
+    models = MemoryReadModels()
+    for row in states:
+        models.states[row[0]] = decode_state(row[0], row[1:])
+    for scope_key, *entry in scopes:
+        models.scopes[scope_key] = decode_entry(entry)
+    for user_key, *entry in waits:
+        wait = decode_entry(entry)
+        models.waits.setdefault(user_key, {})[wait.session_key] = wait
+    return models

@@ -10,13 +10,11 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModels, decode_entry, decode_state
+from adapters.sql_read_models import SqlReadModels, decode_all, decode_entry, decode_state
 from domain.state import SessionState
-from projections.read_models import WaitEntry
+from projections.read_models import MemoryReadModels, WaitEntry
 
-TABLES = SqlReadModels(
-    qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT"
-)
+TABLES = SqlReadModels(qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
 
 
 class SQLiteSessionRecorder(SQLiteApplicationRecorder):
@@ -56,6 +54,18 @@ class SQLiteReadModelReader:
 
     def user_waits(self, user_key: str) -> list[WaitEntry]:
         return [decode_entry(row) for row in self._fetch(TABLES.select_waits, (user_key,))]
+
+    def load_all(self) -> MemoryReadModels:
+        with self._datastore.transaction(commit=False) as cursor:
+            tables = []
+            for statement in (
+                TABLES.select_all_states,
+                TABLES.select_all_scopes,
+                TABLES.select_all_waits,
+            ):
+                cursor.execute(statement)
+                tables.append(cursor.fetchall())
+        return decode_all(*tables)
 
 
 def open_sqlite_store(path: str, clock: Clock | None = None) -> EventSourcedSessionStore:

@@ -49,6 +49,6 @@ class UnitOfWork:
 
     def keep_only_expiries(self) -> None:
         """After a failed command: drop everything but expiries it met (facts, not effects)."""
-        for key, (before, session) in list(self._loaded.items()):
+        for key, (_, session) in list(self._loaded.items()):
             if not all(isinstance(e, Session.WaitExpired) for e in session.pending_events):
                 del self._loaded[key]

@@ -151,8 +151,10 @@ class Session(Aggregate):
 
     def expire_if_due(self, now: datetime) -> None:
         """Record an expiry that has happened but is not in the log yet."""
-        if self.data is not None and self.expires_at is not None and is_expired(
-            self.expires_at, now
+        if (
+            self.data is not None
+            and self.expires_at is not None
+            and is_expired(self.expires_at, now)
         ):
             self.trigger_event(self.WaitExpired, deadline=self.expires_at)
 

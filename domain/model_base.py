@@ -8,11 +8,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     SerializationInfo,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
     model_serializer,
 )
-from pydantic.functional_serializers import SerializerFunctionWrapHandler
 
 from domain.identifiers import check_text
 

@@ -7,7 +7,6 @@ no adapter re-implements them.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
 from typing import TypeVar
 
 from domain.errors import SessionError, invalid_input

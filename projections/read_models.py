@@ -40,6 +40,10 @@ class ReadModelReader(Protocol):
 
     def user_waits(self, user_key: str) -> list[WaitEntry]: ...
 
+    def load_all(self) -> MemoryReadModels:
+        """Every row of every read model (for comparing with a replay; reads the whole store)."""
+        ...
+
 
 class ScopeTaken(Exception):
     """A claim met a scope held by another session: a concurrent write won; retry."""
@@ -52,6 +56,26 @@ class MemoryReadModels:
         self.states: dict[str, SessionState] = {}
         self.scopes: dict[str, WaitEntry] = {}
         self.waits: dict[str, dict[str, WaitEntry]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal rows, and each user's waits in the same order."""
+        if not isinstance(other, MemoryReadModels):
+            return NotImplemented
+        return (
+            self.states == other.states
+            and self.scopes == other.scopes
+            and {k: list(v.items()) for k, v in self.waits.items()}
+            == {k: list(v.items()) for k, v in other.waits.items()}
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def load_all(self) -> MemoryReadModels:
+        copy = MemoryReadModels()
+        copy.states = dict(self.states)
+        copy.scopes = dict(self.scopes)
+        copy.waits = {user: dict(waits) for user, waits in self.waits.items()}
+        return copy
 
     def session_state(self, session_key: str) -> SessionState | None:
         return self.states.get(session_key)
