@@ -157,8 +157,6 @@ class EventSourcedSessionStore(SessionStore):
                 session = Session.start(ctx, key, data)
                 unit.add(session)
             holder = unit.scope_entry(wait_scope_key)
-            if holder is not None and holder.session_key != key:
-                _supersede(unit, SessionKey(holder.session_key), wait_scope_key, by=key)
             session.register_wait(
                 ctx,
                 user,
@@ -169,6 +167,8 @@ class EventSourcedSessionStore(SessionStore):
                 user_key=waits_key,
                 scope_key=wait_scope_key,
             )
+            if holder is not None and holder.session_key != key:
+                _supersede(unit, SessionKey(holder.session_key), wait_scope_key, by=key)
 
         self._write(register)
 

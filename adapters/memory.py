@@ -10,7 +10,8 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import Clock, EventSourcedSessionStore
-from projections.read_models import MemoryReadModels, ScopeTaken
+from domain.state import SessionState
+from projections.read_models import MemoryReadModels, ScopeTaken, WaitEntry
 
 
 class MemorySessionRecorder(POPOApplicationRecorder):
@@ -34,6 +35,30 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         return super()._update_table(stored_events, **kwargs)
 
 
+class LockedReader:
+    """Reads under the recorder's lock: a write's changes are seen all at once or not at all."""
+
+    def __init__(self, recorder: MemorySessionRecorder) -> None:
+        self._lock = recorder._database_lock
+        self._models = recorder.read_models
+
+    def session_state(self, session_key: str) -> SessionState | None:
+        with self._lock:
+            return self._models.session_state(session_key)
+
+    def scope_entry(self, scope_key: str) -> WaitEntry | None:
+        with self._lock:
+            return self._models.scope_entry(scope_key)
+
+    def user_waits(self, user_key: str) -> list[WaitEntry]:
+        with self._lock:
+            return self._models.user_waits(user_key)
+
+    def load_all(self) -> MemoryReadModels:
+        with self._lock:
+            return self._models.load_all()
+
+
 class MemorySessionLog(SessionLog):
     def construct_recorder(self) -> ApplicationRecorder:
         return MemorySessionRecorder()
@@ -43,4 +68,4 @@ def open_memory_store(clock: Clock | None = None) -> EventSourcedSessionStore:
     log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     recorder = log.recorder
     assert isinstance(recorder, MemorySessionRecorder)
-    return EventSourcedSessionStore(log, recorder.read_models, clock=clock)
+    return EventSourcedSessionStore(log, LockedReader(recorder), clock=clock)

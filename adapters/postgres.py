@@ -13,9 +13,7 @@ from psycopg.sql import SQL, Composed
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModels, decode_all, decode_entry, decode_state
-from domain.state import SessionState
-from projections.read_models import MemoryReadModels, WaitEntry
+from adapters.sql_read_models import SqlReadModelReader, SqlReadModels
 
 SERIAL = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
@@ -47,44 +45,28 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 read_model_cursor.execute(statement, params, prepare=True)
 
 
-class PostgresReadModelReader:
+class PostgresReadModelReader(SqlReadModelReader):
     """Each lookup is one prepared, indexed SELECT on a pooled autocommit connection."""
 
     def __init__(self, datastore: PostgresDatastore, tables: SqlReadModels) -> None:
+        super().__init__(tables)
         self._datastore = datastore
-        self._tables = tables
 
-    def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
         with self._datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(statement, params, prepare=True)
-            return cursor.fetchall()
+            return list(cursor.fetchall())
 
-    def session_state(self, session_key: str) -> SessionState | None:
-        rows = self._fetch(self._tables.select_state, (session_key,))
-        return decode_state(session_key, rows[0]) if rows else None
-
-    def scope_entry(self, scope_key: str) -> WaitEntry | None:
-        rows = self._fetch(self._tables.select_scope, (scope_key,))
-        return decode_entry(rows[0]) if rows else None
-
-    def user_waits(self, user_key: str) -> list[WaitEntry]:
-        return [decode_entry(r) for r in self._fetch(self._tables.select_waits, (user_key,))]
-
-    def load_all(self) -> MemoryReadModels:
-        """One snapshot of all three tables (REPEATABLE READ), so they agree with each other."""
-        tables = []
+    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
+        results: list[list[Sequence[Any]]] = []
         with self._datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            for statement in (
-                self._tables.select_all_states,
-                self._tables.select_all_scopes,
-                self._tables.select_all_waits,
-            ):
+            for statement in statements:
                 cursor.execute(statement)
-                tables.append(cursor.fetchall())
-        return decode_all(*tables)
+                results.append(list(cursor.fetchall()))
+        return results
 
 
 def open_postgres_store(

@@ -7,6 +7,7 @@ microseconds since the epoch (UTC), exact on both.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,6 +131,39 @@ class SqlReadModels:
             elif isinstance(change, DropUserWait):
                 out.append((self._drop_wait, (change.user_key, change.session_key)))
         return out
+
+
+class SqlReadModelReader(ABC):
+    """The lookups over the read-model tables; a backend supplies only how to query."""
+
+    def __init__(self, tables: SqlReadModels) -> None:
+        self.tables = tables
+
+    @abstractmethod
+    def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
+        """Rows of one statement, outside any write transaction."""
+
+    @abstractmethod
+    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
+        """Rows of several statements from one consistent snapshot."""
+
+    def session_state(self, session_key: str) -> SessionState | None:
+        rows = self.fetch(self.tables.select_state, (session_key,))
+        return decode_state(session_key, rows[0]) if rows else None
+
+    def scope_entry(self, scope_key: str) -> WaitEntry | None:
+        rows = self.fetch(self.tables.select_scope, (scope_key,))
+        return decode_entry(rows[0]) if rows else None
+
+    def user_waits(self, user_key: str) -> list[WaitEntry]:
+        return [decode_entry(row) for row in self.fetch(self.tables.select_waits, (user_key,))]
+
+    def load_all(self) -> MemoryReadModels:
+        tables = self.tables
+        states, scopes, waits = self.fetch_snapshot(
+            [tables.select_all_states, tables.select_all_scopes, tables.select_all_waits]
+        )
+        return decode_all(states, scopes, waits)
 
 
 def encode_state(state: SessionState) -> tuple[Any, ...]:

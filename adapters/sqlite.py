@@ -10,9 +10,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModels, decode_all, decode_entry, decode_state
-from domain.state import SessionState
-from projections.read_models import MemoryReadModels, WaitEntry
+from adapters.sql_read_models import SqlReadModelReader, SqlReadModels
 
 TABLES = SqlReadModels(qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
 
@@ -31,41 +29,27 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         return super()._insert_events(c, stored_events, **kwargs)
 
 
-class SQLiteReadModelReader:
-    """Each lookup is one indexed SELECT on a pooled connection, outside any transaction."""
+class SQLiteReadModelReader(SqlReadModelReader):
+    """Each lookup is one indexed SELECT on a pooled connection (WAL: never blocked by writers)."""
 
     def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(TABLES)
         self._datastore = datastore
 
-    def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
+    def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
         with self._datastore.get_connection(commit=False) as connection:
             cursor = connection.cursor()
             cursor.execute(statement, params)
-            rows: list[Any] = cursor.fetchall()
+            rows: list[Sequence[Any]] = cursor.fetchall()
             return rows
 
-    def session_state(self, session_key: str) -> SessionState | None:
-        rows = self._fetch(TABLES.select_state, (session_key,))
-        return decode_state(session_key, rows[0]) if rows else None
-
-    def scope_entry(self, scope_key: str) -> WaitEntry | None:
-        rows = self._fetch(TABLES.select_scope, (scope_key,))
-        return decode_entry(rows[0]) if rows else None
-
-    def user_waits(self, user_key: str) -> list[WaitEntry]:
-        return [decode_entry(row) for row in self._fetch(TABLES.select_waits, (user_key,))]
-
-    def load_all(self) -> MemoryReadModels:
+    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
+        results = []
         with self._datastore.transaction(commit=False) as cursor:
-            tables = []
-            for statement in (
-                TABLES.select_all_states,
-                TABLES.select_all_scopes,
-                TABLES.select_all_waits,
-            ):
+            for statement in statements:
                 cursor.execute(statement)
-                tables.append(cursor.fetchall())
-        return decode_all(*tables)
+                results.append(cursor.fetchall())
+        return results
 
 
 def open_sqlite_store(path: str, clock: Clock | None = None) -> EventSourcedSessionStore:
