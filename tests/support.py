@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from domain import ReplyScope, SessionCursor, SessionData, TenantCtx
@@ -55,3 +57,23 @@ def make_data(
 
 def make_scope(conversation: str, thread: str | None = None) -> ReplyScope:
     return ReplyScope(conversation=conversation, thread=thread)
+
+
+def run_together(calls: Sequence[Callable[[], object]]) -> list[BaseException]:
+    """Starts every call at once, one thread each, and returns what they raised."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -111,7 +111,7 @@ def test_user_id_messages_are_exact() -> None:
 @pytest.mark.parametrize("value", [5, None, b"user", 1.5])
 def test_identifier_from_non_string_is_invalid_input(value: object) -> None:
     with pytest.raises(SessionError) as error:
-        UserId(value)  # type: ignore[arg-type]
+        UserId(value)
     assert_invalid(error)
 
 
