@@ -23,12 +23,14 @@ def database_errors(where: str) -> Iterator[None]:
         yield
     except (SessionError, IntegrityError):
         raise
-    except (OperationalError, InterfaceError) as exc:
-        raise SessionError(
-            ErrorCode.UNAVAILABLE,
-            f"the session database is unavailable ({where}): {exc}; "
-            "check the store URL and that the database is running, then retry",
-        ) from exc
+    except OperationalError as exc:
+        if _is_size_limit(exc):
+            raise SessionError(
+                ErrorCode.INVALID_INPUT, f"the database cannot hold this value ({where}): {exc}"
+            ) from exc
+        raise _unavailable(where, exc) from exc
+    except InterfaceError as exc:
+        raise _unavailable(where, exc) from exc
     except DataError as exc:
         raise SessionError(
             ErrorCode.INVALID_INPUT, f"the database refused the data ({where}): {exc}"
@@ -37,3 +39,17 @@ def database_errors(where: str) -> Iterator[None]:
         raise SessionError(
             ErrorCode.INTERNAL, f"the session database failed ({where}): {exc}"
         ) from exc
+
+
+def _unavailable(where: str, exc: Exception) -> SessionError:
+    return SessionError(
+        ErrorCode.UNAVAILABLE,
+        f"the session database is unavailable ({where}): {exc}; "
+        "check the store URL and that the database is running, then retry",
+    )
+
+
+def _is_size_limit(exc: Exception) -> bool:
+    """PostgreSQL's class 54 (program limit exceeded) is about the value, not the server."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("54")

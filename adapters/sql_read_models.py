@@ -15,7 +15,7 @@ from typing import Any
 from domain.identifiers import SessionKey
 from domain.scope import ReplyScope
 from domain.session import SessionData
-from domain.state import SessionState, Wait
+from domain.state import SessionState, Wait, stream_id
 from projections.changes import (
     AddUserWait,
     Change,
@@ -51,7 +51,8 @@ class SqlReadModels:
         self.create_statements = [
             sql(
                 "CREATE TABLE IF NOT EXISTS {q}gs_session_state ("
-                "session_key TEXT PRIMARY KEY, version BIGINT NOT NULL, data TEXT, "
+                "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
+                "version BIGINT NOT NULL, data TEXT, "
                 "expires_at BIGINT, wait_user_key TEXT, wait_scope_key TEXT, "
                 "wait_user_id TEXT, wait_scope TEXT)"
             ),
@@ -61,8 +62,8 @@ class SqlReadModels:
             ),
             sql(
                 "CREATE TABLE IF NOT EXISTS {q}gs_user_waits ("
-                f"seq {serial}, user_key TEXT NOT NULL, session_key TEXT NOT NULL, "
-                "expires_at BIGINT, UNIQUE (user_key, session_key))"
+                f"seq {serial}, user_key TEXT NOT NULL, stream_id TEXT NOT NULL, "
+                "session_key TEXT NOT NULL, expires_at BIGINT, UNIQUE (user_key, stream_id))"
             ),
             sql(
                 "CREATE INDEX IF NOT EXISTS gs_user_waits_by_user "
@@ -71,7 +72,7 @@ class SqlReadModels:
         ]
         self.select_state = sql(
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
-            "wait_scope FROM {q}gs_session_state WHERE session_key = ?"
+            "wait_scope FROM {q}gs_session_state WHERE stream_id = ?"
         )
         self.select_scope = sql(
             "SELECT session_key, expires_at FROM {q}gs_scope_index WHERE scope_key = ?"
@@ -90,8 +91,8 @@ class SqlReadModels:
             "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY seq"
         )
         self._put_state = sql(
-            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (session_key) DO UPDATE SET version = excluded.version, "
+            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
             "data = excluded.data, expires_at = excluded.expires_at, "
             "wait_user_key = excluded.wait_user_key, wait_scope_key = excluded.wait_scope_key, "
             "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope"
@@ -101,9 +102,10 @@ class SqlReadModels:
             "DELETE FROM {q}gs_scope_index WHERE scope_key = ? AND session_key = ?"
         )
         self._add_wait = sql(
-            "INSERT INTO {q}gs_user_waits (user_key, session_key, expires_at) VALUES (?, ?, ?)"
+            "INSERT INTO {q}gs_user_waits (user_key, stream_id, session_key, expires_at) "
+            "VALUES (?, ?, ?, ?)"
         )
-        self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND session_key = ?")
+        self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
 
     def statements(self, changes: Iterable[Change]) -> list[Statement]:
         """The writes that apply `changes`; a clashing claim fails on the primary key."""
@@ -121,15 +123,14 @@ class SqlReadModels:
             elif isinstance(change, ReleaseScope):
                 out.append((self._release_scope, (change.scope_key, change.session_key)))
             elif isinstance(change, AddUserWait):
-                out.append((self._drop_wait, (change.user_key, change.session_key)))
+                stream = str(stream_id(change.session_key))
+                out.append((self._drop_wait, (change.user_key, stream)))
+                expires_at = to_micros(change.expires_at)
                 out.append(
-                    (
-                        self._add_wait,
-                        (change.user_key, change.session_key, to_micros(change.expires_at)),
-                    )
+                    (self._add_wait, (change.user_key, stream, change.session_key, expires_at))
                 )
             elif isinstance(change, DropUserWait):
-                out.append((self._drop_wait, (change.user_key, change.session_key)))
+                out.append((self._drop_wait, (change.user_key, str(stream_id(change.session_key)))))
         return out
 
 
@@ -148,7 +149,7 @@ class SqlReadModelReader(ABC):
         """Rows of several statements from one consistent snapshot."""
 
     def session_state(self, session_key: str) -> SessionState | None:
-        rows = self.fetch(self.tables.select_state, (session_key,))
+        rows = self.fetch(self.tables.select_state, (str(stream_id(session_key)),))
         return decode_state(session_key, rows[0]) if rows else None
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
@@ -169,6 +170,7 @@ class SqlReadModelReader(ABC):
 def encode_state(state: SessionState) -> tuple[Any, ...]:
     wait = state.wait
     return (
+        str(state.originator_id),
         state.session_key,
         state.version,
         None if state.data is None else state.data.model_dump_json(),

@@ -6,6 +6,7 @@ no adapter re-implements them.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -71,12 +72,20 @@ def ensure_wait_user(ctx: TenantCtx, user_id: UserId, data: SessionData) -> None
 
 
 def user_key(ctx: TenantCtx, user_id: UserId) -> str:
-    """Waits are indexed under the caller's context. Identifiers cannot contain '/'."""
-    return f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}"
+    """Waits are indexed under the caller's (env, tenant, team, user), never the stored one.
+
+    A digest, so an index key has a fixed size however long the identifiers are
+    (identifiers cannot contain '/', so the joined text is unambiguous).
+    """
+    return _digest(f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}")
 
 
 def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
-    return f"{user_key(ctx, user_id)}/{scope.scope_hash()}"
+    return _digest(f"{user_key(ctx, user_id)}/{scope.scope_hash()}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def utc_now() -> datetime:

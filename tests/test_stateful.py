@@ -24,6 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from adapters.event_store import EventSourcedSessionStore
 from domain import (
     ErrorCode,
     ReplyScope,
@@ -323,7 +324,13 @@ def machine_for(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
             self.writes = 0
 
         def teardown(self) -> None:
-            self.store.close()
+            """Whatever the sequence, the stored read models are what the log replays to."""
+            try:
+                store = self.store
+                assert isinstance(store, EventSourcedSessionStore)
+                assert store.replay_read_models() == store.current_read_models()
+            finally:
+                self.store.close()
 
         # drawing helpers
 
