@@ -12,6 +12,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import uuid4
@@ -49,18 +50,17 @@ class EventSourcedSessionStore(SessionStore):
         read_models: ReadModelReader,
         *,
         clock: Clock | None = None,
-        on_close: Callable[[], None] | None = None,
     ) -> None:
         self._log = log_app
         self._models = read_models
         self._clock = clock or utc_now
-        self._on_close = on_close
+        self._closed = False
 
     # -- reads -------------------------------------------------------------------
 
     def get_session(self, key: SessionKey | str) -> SessionData | None:
         key = SessionKey(key)
-        with database_errors("get_session"):
+        with self._database("get_session"):
             state = self._models.session_state(key)
         if state is None or not state.is_live(self._clock()):
             return None
@@ -70,7 +70,7 @@ class EventSourcedSessionStore(SessionStore):
         self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope
     ) -> SessionKey | None:
         lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
-        with database_errors("find_wait_by_scope"):
+        with self._database("find_wait_by_scope"):
             entry = self._models.scope_entry(lookup)
         if entry is None or is_expired(entry.expires_at, self._clock()):
             return None
@@ -78,7 +78,7 @@ class EventSourcedSessionStore(SessionStore):
 
     def list_waits_for_user(self, ctx: TenantCtx, user_id: UserId | str) -> list[SessionKey]:
         lookup = user_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id))
-        with database_errors("list_waits_for_user"):
+        with self._database("list_waits_for_user"):
             entries = self._models.user_waits(lookup)
         now = self._clock()
         return [SessionKey(e.session_key) for e in entries if not is_expired(e.expires_at, now)]
@@ -192,7 +192,7 @@ class EventSourcedSessionStore(SessionStore):
         """Every event in the log, in log (commit) order."""
         start = 1
         while True:
-            with database_errors("reading the log"):
+            with self._database("reading the log"):
                 page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
             for notification in page:
                 event = self._log.mapper.to_domain_event(notification)
@@ -208,21 +208,33 @@ class EventSourcedSessionStore(SessionStore):
 
     def current_read_models(self) -> MemoryReadModels:
         """The read models as stored (compare with `replay_read_models()`)."""
-        with database_errors("reading the read models"):
+        with self._database("reading the read models"):
             return self._models.load_all()
 
     def close(self) -> None:
-        with database_errors("close"):
+        """Release connections; later calls raise `unavailable`. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        with database_errors("closing the store"):
             self._log.close()
-        if self._on_close is not None:
-            self._on_close()
+
+    @contextmanager
+    def _database(self, where: str) -> Iterator[None]:
+        """Every call that touches the database: refused once closed, errors translated."""
+        if self._closed:
+            raise SessionError(
+                ErrorCode.UNAVAILABLE, "this store is closed; open a new one with open_store()"
+            )
+        with database_errors(where):
+            yield
 
     # -- the write loop ----------------------------------------------------------
 
     def _write(self, command: Callable[[UnitOfWork], T]) -> T:
         """Run a command and commit it atomically; retry when a concurrent write won."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            with database_errors("write"):
+            with self._database("write"):
                 unit = UnitOfWork(self._models, self._clock())
                 try:
                     result = command(unit)

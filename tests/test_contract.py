@@ -1351,3 +1351,10 @@ def test_racing_writes_on_one_key_fail_only_with_session_errors(store: SessionSt
     stored = store.get_session(key)
     assert stored is not None
     assert stored.cursor.node_pointer in {f"write-{n}" for n in range(4)}
+
+
+def test_a_closed_store_refuses_calls_as_unavailable(store: SessionStore) -> None:
+    store.close()
+    with pytest.raises(SessionError) as caught:
+        store.get_session("any-key")
+    assert caught.value.code is ErrorCode.UNAVAILABLE

@@ -7,6 +7,7 @@ is parametrized over the persistent backends only.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -430,3 +431,14 @@ def test_sqlite_in_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "store.db"
     assert_unavailable(open_and_close(f"sqlite:///{missing}"))
     assert not missing.parent.exists()
+
+
+def test_a_broken_sqlite_file_gives_a_session_error_not_a_driver_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    with open_store(f"sqlite:///{path}") as store:
+        with sqlite3.connect(path) as raw:
+            raw.execute("DROP TABLE gs_session_state")
+        with pytest.raises(SessionError) as caught:
+            store.get_session("any-key")
+    assert caught.value.code is ErrorCode.UNAVAILABLE
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
