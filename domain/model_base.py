@@ -18,9 +18,12 @@ from domain.identifiers import check_text
 
 
 class ContractModel(BaseModel):
-    """Unset optionals and empty maps are left out of JSON, as serde's skip rules do."""
+    """Unset optionals and empty maps are left out of JSON, as serde's skip rules do.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Unknown fields are ignored, as serde does by default: JSON from a newer Rust crate parses.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     @field_validator("*", mode="after")
     @classmethod

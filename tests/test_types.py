@@ -526,3 +526,8 @@ def test_wait_user_rules_check_alignment_first() -> None:
 
 def test_wait_user_rules_accept_matching_users() -> None:
     ensure_wait_user(make_ctx(user="alice"), UserId("alice"), make_data(make_ctx(user="alice")))
+
+
+def test_unknown_fields_from_a_newer_rust_crate_are_ignored() -> None:
+    raw = '{"env": "dev", "tenant": "t", "tenant_id": "t", "attempt": 0, "added_later": 1}'
+    assert TenantCtx.model_validate_json(raw) == TenantCtx.new("dev", "t")
