@@ -7,25 +7,20 @@ in one transaction. Backends differ only in the recorder and the reader they plu
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 from uuid import uuid4
 
-from eventsourcing.persistence import IntegrityError
-
-from adapters.application import READ_MODEL_CHANGES, SessionLog
+from adapters.application import SessionLog
 from adapters.errors import database_errors
-from adapters.unit_of_work import UnitOfWork
+from adapters.unit_of_work import UnitOfWork, WriteLoop
 from domain.aggregate import Session
 from domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from domain.identifiers import SessionKey, UserId
-from domain.rules import deadline, expect, is_expired, scope_key, user_key, utc_now
+from domain.rules import Clock, deadline, expect, is_expired, scope_key, user_key, utc_now
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.store import SessionStore
@@ -33,14 +28,9 @@ from domain.tenant import TenantCtx
 from projections.read_models import MemoryReadModels, ReadModelReader
 from projections.replay import rebuild
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 
-MAX_WRITE_ATTEMPTS = 20
 LOG_PAGE_SIZE = 1000
-MAX_BACKOFF_SECONDS = 0.1  # jittered exponential backoff spreads contenders out
 
 
 class EventSourcedSessionStore(SessionStore):
@@ -54,6 +44,7 @@ class EventSourcedSessionStore(SessionStore):
         self._log = log_app
         self._models = read_models
         self._clock = clock or utc_now
+        self._writer = WriteLoop(log_app, read_models, self._clock)
         self._closed = False
 
     # -- reads -------------------------------------------------------------------
@@ -168,7 +159,9 @@ class EventSourcedSessionStore(SessionStore):
                 scope_key=wait_scope_key,
             )
             if holder is not None and holder.session_key != key:
-                _supersede(unit, SessionKey(holder.session_key), wait_scope_key, by=key)
+                previous = unit.load(SessionKey(holder.session_key))
+                if previous is not None:
+                    previous.supersede(wait_scope_key, key, unit.now)
 
         self._write(register)
 
@@ -178,11 +171,8 @@ class EventSourcedSessionStore(SessionStore):
         def clear(unit: UnitOfWork) -> None:
             holder = unit.scope_entry(lookup)
             session = None if holder is None else unit.load(SessionKey(holder.session_key))
-            if session is None:
-                return
-            session.expire_if_due(unit.now)
-            if session.wait is not None and session.wait.scope_key == lookup:
-                session.clear_wait()
+            if session is not None:
+                session.clear_wait(lookup, unit.now)
 
         self._write(clear)
 
@@ -229,50 +219,10 @@ class EventSourcedSessionStore(SessionStore):
         with database_errors(where):
             yield
 
-    # -- the write loop ----------------------------------------------------------
-
     def _write(self, command: Callable[[UnitOfWork], T]) -> T:
-        """Run a command and commit it atomically; retry when a concurrent write won."""
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            with self._database("write"):
-                unit = UnitOfWork(self._models, self._clock())
-                try:
-                    result = command(unit)
-                except SessionError:
-                    unit.keep_only_expiries()
-                    self._try_commit(unit)
-                    raise
-                if self._try_commit(unit):
-                    return result
-            log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)
-            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
-        raise SessionError(
-            ErrorCode.CONFLICT,
-            f"gave up after {MAX_WRITE_ATTEMPTS} attempts: concurrent writers kept changing "
-            "the same sessions; retry the operation",
-        )
-
-    def _try_commit(self, unit: UnitOfWork) -> bool:
-        """False when another writer committed first (a version or scope clash)."""
-        sessions = unit.sessions()
-        if not sessions:
-            return True
-        try:
-            self._log.save(*sessions, **{READ_MODEL_CHANGES: unit.changes()})
-        except IntegrityError:
-            return False
-        return True
+        with self._database("write"):
+            return self._writer.run(command)
 
 
 def _scope(scope: object) -> ReplyScope:
     return expect(scope, ReplyScope, "scope")
-
-
-def _supersede(unit: UnitOfWork, holder_key: SessionKey, scope_key: str, by: SessionKey) -> None:
-    """The scope's previous holder stops waiting (or is found expired); its data stays."""
-    holder = unit.load(holder_key)
-    if holder is None:
-        return
-    holder.expire_if_due(unit.now)
-    if holder.wait is not None and holder.wait.scope_key == scope_key:
-        holder.supersede(by)

@@ -9,7 +9,8 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Store
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.application import SessionLog, read_model_changes
-from adapters.event_store import Clock, EventSourcedSessionStore
+from adapters.event_store import EventSourcedSessionStore
+from domain.rules import Clock
 from domain.state import SessionState
 from projections.read_models import MemoryReadModels, ScopeTaken, WaitEntry
 

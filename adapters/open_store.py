@@ -8,12 +8,13 @@ import psycopg
 from psycopg import sql
 
 from adapters.errors import database_errors
-from adapters.event_store import Clock, EventSourcedSessionStore
+from adapters.event_store import EventSourcedSessionStore
 from adapters.memory import open_memory_store
 from adapters.postgres import open_postgres_store
 from adapters.sqlite import open_sqlite_store
 from adapters.urls import parse_store_url, resolve_url
 from domain.errors import ErrorCode, SessionError
+from domain.rules import Clock
 
 log = logging.getLogger(__name__)
 

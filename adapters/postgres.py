@@ -12,8 +12,10 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed
 
 from adapters.application import SessionLog, read_model_changes
-from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModelReader, SqlReadModels
+from adapters.event_store import EventSourcedSessionStore
+from adapters.sql_reader import SqlReadModelReader
+from adapters.sql_tables import SqlReadModels
+from domain.rules import Clock
 
 SERIAL = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 

@@ -9,8 +9,10 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from adapters.application import SessionLog, read_model_changes
-from adapters.event_store import Clock, EventSourcedSessionStore
-from adapters.sql_read_models import SqlReadModelReader, SqlReadModels
+from adapters.event_store import EventSourcedSessionStore
+from adapters.sql_reader import SqlReadModelReader
+from adapters.sql_tables import SqlReadModels
+from domain.rules import Clock
 
 TABLES = SqlReadModels(qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
 

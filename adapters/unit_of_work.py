@@ -1,11 +1,22 @@
-"""One write operation: the sessions it loaded, what they were, and what they became."""
+"""One write operation: the sessions it loaded, what they were, and what they became;
+and the loop that commits it atomically, retrying when a concurrent writer won."""
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
+from eventsourcing.persistence import IntegrityError
+
+from adapters.application import READ_MODEL_CHANGES, SessionLog
 from domain.aggregate import Session
+from domain.errors import ErrorCode, SessionError
 from domain.identifiers import SessionKey
+from domain.rules import Clock
 from domain.state import SessionState
 from projections.changes import Change, in_apply_order
 from projections.projector import pending_changes
@@ -52,3 +63,55 @@ class UnitOfWork:
         for key, (_, session) in list(self._loaded.items()):
             if not all(isinstance(e, Session.WaitExpired) for e in session.pending_events):
                 del self._loaded[key]
+
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+MAX_WRITE_ATTEMPTS = 20
+MAX_BACKOFF_SECONDS = 0.1
+
+
+class WriteLoop:
+    """Runs a command in a fresh unit of work and commits it as one transaction.
+
+    A clash (the stream's next version taken, or the scope claimed meanwhile) means another
+    writer committed first: the command runs again on fresh state, after a jittered,
+    growing pause that spreads contenders out. Last writer wins; nothing is half-written.
+    """
+
+    def __init__(self, log_app: SessionLog, models: ReadModelReader, clock: Clock) -> None:
+        self._log = log_app
+        self._models = models
+        self._clock = clock
+
+    def run(self, command: Callable[[UnitOfWork], T]) -> T:
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            unit = UnitOfWork(self._models, self._clock())
+            try:
+                result = command(unit)
+            except SessionError:
+                unit.keep_only_expiries()
+                self._commit(unit)
+                raise
+            if self._commit(unit):
+                return result
+            log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)
+            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
+        raise SessionError(
+            ErrorCode.CONFLICT,
+            f"gave up after {MAX_WRITE_ATTEMPTS} attempts: concurrent writers kept changing "
+            "the same sessions; retry the operation",
+        )
+
+    def _commit(self, unit: UnitOfWork) -> bool:
+        """False when another writer committed first."""
+        sessions = unit.sessions()
+        if not sessions:
+            return True
+        try:
+            self._log.save(*sessions, **{READ_MODEL_CHANGES: unit.changes()})
+        except IntegrityError:
+            return False
+        return True

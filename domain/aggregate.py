@@ -142,10 +142,7 @@ class Session(Aggregate):
         )
 
     def is_live(self, now: datetime) -> bool:
-        return self.data is not None and not is_expired(self.expires_at, now)
-
-    def waits_live(self, now: datetime) -> bool:
-        return self.wait is not None and self.is_live(now)
+        return self.state().is_live(now)
 
     # -- commands ------------------------------------------------------------
 
@@ -200,13 +197,22 @@ class Session(Aggregate):
             expires_at=expires_at,
         )
 
-    def supersede(self, by_session_key: SessionKey) -> None:
-        self.trigger_event(self.WaitSuperseded, by_session_key=str(by_session_key))
+    def supersede(self, scope_key: str, by_session_key: SessionKey, now: datetime) -> None:
+        """Another session takes the scope this one waits on; the data stays readable."""
+        if self._waits_at(scope_key, now):
+            self.trigger_event(self.WaitSuperseded, by_session_key=str(by_session_key))
 
-    def clear_wait(self) -> None:
-        self.trigger_event(self.WaitCleared)
+    def clear_wait(self, scope_key: str, now: datetime) -> None:
+        """The flow finished: its wait and the session end. No wait there: nothing to do."""
+        if self._waits_at(scope_key, now):
+            self.trigger_event(self.WaitCleared)
 
-    # -- state changes (called by events only) --------------------------------
+    # -- helpers -----------------------------------------------------------------
+
+    def _waits_at(self, scope_key: str, now: datetime) -> bool:
+        """Still waiting on this scope; an expiry met on the way is recorded first."""
+        self.expire_if_due(now)
+        return self.wait is not None and self.wait.scope_key == scope_key
 
     def _started_in_this_operation(self) -> bool:
         """The life began with this very data in the pending Created event: don't repeat it."""
@@ -217,6 +223,8 @@ class Session(Aggregate):
         self.expire_if_due(now)
         if self.data is None:
             raise not_found(self.session_key)
+
+    # -- state changes (called by events only) --------------------------------
 
     def _begin_life(self, data: SessionData) -> None:
         self.data: SessionData | None = data

@@ -7,6 +7,7 @@ no adapter re-implements them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -86,6 +87,9 @@ def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:

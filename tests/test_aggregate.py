@@ -71,7 +71,7 @@ def test_a_write_that_meets_an_expired_session_records_the_expiry_first() -> Non
 def test_superseding_keeps_the_data_and_drops_the_wait() -> None:
     session = Session.start(CTX, SessionKey("k1"), DATA)
     park(session)
-    session.supersede(SessionKey("k2"))
+    session.supersede(scope_key(CTX, ALICE, SCOPE), SessionKey("k2"), NOW)
     assert session.wait is None and session.data == DATA
     assert kinds(session)[-1] == "wait_superseded"
 

@@ -1,21 +1,18 @@
-"""The read-model tables shared by the SQL backends: schema, statements, row codecs.
+"""The read-model tables of the SQL backends: schema and the statements that write them.
 
 SQLite and PostgreSQL run the same statements; only the placeholder, the table
-qualifier and the auto-increment column differ. Times are stored as integer
-microseconds since the epoch (UTC), exact on both.
+qualifier and the auto-increment column differ. Rows are keyed by the stream id (a
+UUID of the session key) and lookup-key digests, so index entries have a fixed size
+however long a key is. Times are integer microseconds since the epoch (UTC), exact on both.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.identifiers import SessionKey
-from domain.scope import ReplyScope
-from domain.session import SessionData
-from domain.state import SessionState, Wait, stream_id
+from domain.state import SessionState, stream_id
 from projections.changes import (
     AddUserWait,
     Change,
@@ -24,7 +21,6 @@ from projections.changes import (
     PutState,
     ReleaseScope,
 )
-from projections.read_models import MemoryReadModels, WaitEntry
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -134,39 +130,6 @@ class SqlReadModels:
         return out
 
 
-class SqlReadModelReader(ABC):
-    """The lookups over the read-model tables; a backend supplies only how to query."""
-
-    def __init__(self, tables: SqlReadModels) -> None:
-        self.tables = tables
-
-    @abstractmethod
-    def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
-        """Rows of one statement, outside any write transaction."""
-
-    @abstractmethod
-    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
-        """Rows of several statements from one consistent snapshot."""
-
-    def session_state(self, session_key: str) -> SessionState | None:
-        rows = self.fetch(self.tables.select_state, (str(stream_id(session_key)),))
-        return decode_state(session_key, rows[0]) if rows else None
-
-    def scope_entry(self, scope_key: str) -> WaitEntry | None:
-        rows = self.fetch(self.tables.select_scope, (scope_key,))
-        return decode_entry(rows[0]) if rows else None
-
-    def user_waits(self, user_key: str) -> list[WaitEntry]:
-        return [decode_entry(row) for row in self.fetch(self.tables.select_waits, (user_key,))]
-
-    def load_all(self) -> MemoryReadModels:
-        tables = self.tables
-        states, scopes, waits = self.fetch_snapshot(
-            [tables.select_all_states, tables.select_all_scopes, tables.select_all_waits]
-        )
-        return decode_all(states, scopes, waits)
-
-
 def encode_state(state: SessionState) -> tuple[Any, ...]:
     wait = state.wait
     return (
@@ -180,41 +143,3 @@ def encode_state(state: SessionState) -> tuple[Any, ...]:
         None if wait is None else wait.user_id,
         None if wait is None else wait.scope.model_dump_json(),
     )
-
-
-def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
-    version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope = row
-    wait = None
-    if wait_scope_key is not None:
-        wait = Wait(
-            user_key=wait_user_key,
-            scope_key=wait_scope_key,
-            user_id=wait_user_id,
-            scope=ReplyScope.model_validate_json(wait_scope),
-        )
-    return SessionState(
-        session_key=SessionKey(session_key),
-        version=version,
-        data=None if data is None else SessionData.model_validate_json(data),
-        expires_at=from_micros(expires_at),
-        wait=wait,
-    )
-
-
-def decode_entry(row: Sequence[Any]) -> WaitEntry:
-    return WaitEntry(session_key=row[0], expires_at=from_micros(row[1]))
-
-
-def decode_all(
-    states: Iterable[Sequence[Any]], scopes: Iterable[Sequence[Any]], waits: Iterable[Sequence[Any]]
-) -> MemoryReadModels:
-    """Rows of the `select_all_*` statements as in-memory read models."""
-    models = MemoryReadModels()
-    for row in states:
-        models.states[row[0]] = decode_state(row[0], row[1:])
-    for scope_key, *entry in scopes:
-        models.scopes[scope_key] = decode_entry(entry)
-    for user_key, *entry in waits:
-        wait = decode_entry(entry)
-        models.waits.setdefault(user_key, {})[wait.session_key] = wait
-    return models
