@@ -30,11 +30,15 @@ _OTHER_ERRORS = (PersistenceError, sqlite3.Error, psycopg.Error)
 
 @contextmanager
 def database_errors(where: str) -> Iterator[None]:
-    """Translate everything but `IntegrityError`, which the write loop retries."""
+    """Translate library and driver errors (the write loop retries its clashes before this)."""
     try:
         yield
-    except (SessionError, IntegrityError):
+    except SessionError:
         raise
+    except IntegrityError as exc:
+        raise SessionError(
+            ErrorCode.CONFLICT, f"a concurrent change clashed ({where}): {exc}; retry"
+        ) from exc
     except _CONNECTION_ERRORS as exc:
         if _is_size_limit(exc):
             raise SessionError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -18,6 +20,9 @@ from domain.rules import Clock
 
 log = logging.getLogger(__name__)
 
+# Any fixed number: processes opening the same database take turns creating its tables.
+_SETUP_LOCK = 0x67726E74
+
 
 def open_store(url: str | None = None, *, clock: Clock | None = None) -> EventSourcedSessionStore:
     """Open (creating tables on first use) the store at `url`.
@@ -32,16 +37,21 @@ def open_store(url: str | None = None, *, clock: Clock | None = None) -> EventSo
     with database_errors(f"opening the {location.backend} store"):
         if location.backend == "sqlite":
             return open_sqlite_store(location.sqlite_path, clock)
-        _prepare_postgres(location.postgres)
-        return open_postgres_store(location.postgres, clock)
+        with _postgres_setup(location.postgres):
+            return open_postgres_store(location.postgres, clock)
 
 
-def _prepare_postgres(settings: dict[str, str]) -> None:
-    """Connect once directly: fails fast with the server's own reason (the pool would only
-    time out), and creates the schema, which the library does not."""
+@contextmanager
+def _postgres_setup(settings: dict[str, str]) -> Iterator[None]:
+    """One direct connection while the tables are created.
+
+    It fails fast with the server's own reason (the pool would only time out), creates
+    the schema (the library creates tables, not schemas), and holds an advisory lock so
+    that processes opening a new database at once do not race to create the same tables.
+    """
     schema = settings.get("POSTGRES_SCHEMA")
     try:
-        with psycopg.connect(
+        connection = psycopg.connect(
             dbname=settings["POSTGRES_DBNAME"],
             host=settings["POSTGRES_HOST"],
             port=settings["POSTGRES_PORT"],
@@ -49,13 +59,16 @@ def _prepare_postgres(settings: dict[str, str]) -> None:
             password=settings["POSTGRES_PASSWORD"],
             connect_timeout=int(float(settings["POSTGRES_CONNECT_TIMEOUT"])),
             autocommit=True,
-        ) as connection:
-            if schema:
-                create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                connection.execute(create)
+        )
     except psycopg.OperationalError as exc:
         raise SessionError(
             ErrorCode.UNAVAILABLE,
             f"cannot reach PostgreSQL at {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}"
             f": {exc}; check the URL and that the server is running",
         ) from exc
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        if schema:
+            create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            connection.execute(create)
+        yield

@@ -442,3 +442,39 @@ def test_a_broken_sqlite_file_gives_a_session_error_not_a_driver_error(tmp_path:
             store.get_session("any-key")
     assert caught.value.code is ErrorCode.UNAVAILABLE
     assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+OPENER_SCRIPT = """
+import sys
+from adapters import open_store
+from tests.support import make_ctx, make_data
+
+ctx = make_ctx(user="alice")
+with open_store(sys.argv[1]) as store:
+    print(store.create_session(ctx, make_data(ctx)))
+"""
+
+
+@persistent
+def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) -> None:
+    """The first open creates the tables; several processes doing it together must not clash."""
+    root = Path(__file__).resolve().parent.parent
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER_SCRIPT, store_url],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    keys = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        keys.append(out.strip())
+    with open_store(store_url) as store:
+        ctx = make_ctx(user="alice")
+        assert all(store.get_session(key) == make_data(ctx) for key in keys)
