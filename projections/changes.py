@@ -62,6 +62,15 @@ def _phase(change: Change) -> int:
     return 2
 
 
+def _row(change: Change) -> tuple[str, str]:
+    if isinstance(change, PutState):
+        return ("state", change.state.session_key)
+    if isinstance(change, ClaimScope | ReleaseScope):
+        return ("scope", change.scope_key)
+    return ("waits", f"{change.user_key}/{change.session_key}")
+
+
 def in_apply_order(changes: list[Change]) -> list[Change]:
-    """Releases before claims, so a takeover frees the scope before the new owner claims it."""
-    return sorted(changes, key=_phase)
+    """Releases before claims, so a takeover frees the scope before the new owner claims it;
+    within a phase by row, so concurrent writers lock shared rows in the same order."""
+    return sorted(changes, key=lambda change: (_phase(change), _row(change)))

@@ -8,6 +8,7 @@ re-registration, rebirth, expiry) instead of spreading over unrelated users.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -508,13 +509,15 @@ def machine_for(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
 
 
 EXAMPLES = {"memory": 50, "sqlite": 30, "postgres": 12}
+# A deeper search on demand, e.g. GREENTIC_SESSION_STATEFUL_SCALE=20 for 20x the examples.
+SCALE = int(os.environ.get("GREENTIC_SESSION_STATEFUL_SCALE", "1"))
 
 
 def test_store_matches_the_reference_model(databases: Databases, backend: str) -> None:
     run_state_machine_as_test(
         machine_for(databases.new_url),
         settings=settings(
-            max_examples=EXAMPLES[backend],
+            max_examples=EXAMPLES[backend] * SCALE,
             stateful_step_count=30,
             deadline=None,
         ),
