@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder
 
 from projections.changes import Change
 
@@ -29,8 +28,7 @@ class SessionLog(Application[UUID]):
 def read_model_changes(kwargs: Mapping[str, object]) -> list[Change]:
     """The changes a recorder was given through `Application.save`."""
     changes = kwargs.get(READ_MODEL_CHANGES) or []
-    assert isinstance(changes, list)
+    if not isinstance(changes, list):
+        raise TypeError(f"{READ_MODEL_CHANGES} must be a list of changes")
     return changes
 
-
-__all__ = ["READ_MODEL_CHANGES", "ApplicationRecorder", "SessionLog", "read_model_changes"]
