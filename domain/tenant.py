@@ -34,7 +34,7 @@ class TenantCtx(ContractModel):
     correlation_id: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     deadline: InvocationDeadline | None = None
-    attempt: int = Field(default=0, ge=0)
+    attempt: int = Field(default=0, ge=0, le=2**32 - 1)  # a u32 in the Rust crate
     idempotency_key: str | None = None
     impersonation: Impersonation | None = None
 
