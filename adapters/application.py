@@ -31,4 +31,3 @@ def read_model_changes(kwargs: Mapping[str, object]) -> list[Change]:
     if not isinstance(changes, list):
         raise TypeError(f"{READ_MODEL_CHANGES} must be a list of changes")
     return changes
-

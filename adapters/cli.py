@@ -30,3 +30,7 @@ def demo(url: str | None) -> None:
     except SessionError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,17 +7,20 @@ clock plus an offset the script advances, so "45 minutes later" needs no waiting
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
+from adapters.event_store import EventSourcedSessionStore
 from adapters.open_store import open_store
+from domain.errors import SessionError
 from domain.identifiers import SessionKey
 from domain.rules import utc_now
 from domain.scope import ReplyScope
 from domain.session import SessionCursor, SessionData
-from domain.store import SessionStore
+from domain.state import stream_id
 from domain.tenant import TenantCtx
 
 Say = Callable[[str], None]
@@ -57,7 +60,7 @@ def run_demo(url: str | None, say: Say) -> None:
         _play(store, clock, run, say)
 
 
-def _play(store: SessionStore, clock: DemoClock, run: str, say: Say) -> None:
+def _play(store: EventSourcedSessionStore, clock: DemoClock, run: str, say: Say) -> None:
     base = TenantCtx.new("demo", "acme").with_team("support")
     alice = Person("alice", base.with_user(f"alice-{run}"))
     bob = Person("bob", base.with_user(f"bob-{run}"))
@@ -114,6 +117,10 @@ def _play(store: SessionStore, clock: DemoClock, run: str, say: Say) -> None:
     clock.advance(timedelta(minutes=45))
     route(bob, sales, "my budget is 500")
     say(f"    bob's session after expiry: {store.get_session(quote)}")
+    try:
+        store.update_session(quote, bob.park("quote", "late", {}, "late"))
+    except SessionError as exc:
+        say(f"    a late update is refused ({exc.code}); that write recorded the expiry")
 
     say("7. alice answers the survey; the flow finishes and clears its wait")
     _expect(route(alice, support, "5 stars") == survey, "the reply did not reach the survey")
@@ -125,7 +132,13 @@ def _play(store: SessionStore, clock: DemoClock, run: str, say: Say) -> None:
     say(f"    refund session after remove_session: {store.get_session(refund)}")
     for p in (alice, bob):
         say(f"    {p.name}'s waits now: {store.list_waits_for_user(p.ctx, user(p))}")
-    say("done: every step above is an event in the log; the indices were updated with it")
+    streams = {stream_id(key) for key in (refund, quote, survey)}
+    kinds = Counter(e.kind for e in store.events() if e.originator_id in streams)
+    say(
+        f"the log holds {sum(kinds.values())} events for these sessions: "
+        + ", ".join(f"{kind} x{count}" for kind, count in kinds.items())
+    )
+    say("every step above appended events; the lookup indices changed in the same transactions")
 
 
 def _expect(condition: bool, failure: str) -> None:
