@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,8 @@ def open_store(url: str | None = None, *, clock: Clock | None = None) -> EventSo
     `url` defaults to `GREENTIC_SESSION_URL`, else `sqlite:///greentic-sessions.db`.
     `clock` decides expiry (a callable returning an aware UTC datetime; tests pass a fake).
     """
+    if clock is not None:
+        _check_clock(clock)
     location = parse_store_url(resolve_url(url))
     log.debug("opening %s store", location.backend)
     if location.backend == "memory":
@@ -39,6 +42,17 @@ def open_store(url: str | None = None, *, clock: Clock | None = None) -> EventSo
             return open_sqlite_store(location.sqlite_path, clock)
         with _postgres_setup(location.postgres):
             return open_postgres_store(location.postgres, clock)
+
+
+def _check_clock(clock: Clock) -> None:
+    """Deadlines are compared with stored, timezone-aware UTC times: a naive clock cannot work."""
+    now = clock() if callable(clock) else None
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise SessionError(
+            ErrorCode.INVALID_INPUT,
+            "clock must be a callable returning a timezone-aware datetime, "
+            "e.g. lambda: datetime.now(UTC)",
+        )
 
 
 @contextmanager

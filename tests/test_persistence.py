@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -478,3 +478,9 @@ def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) ->
     with open_store(store_url) as store:
         ctx = make_ctx(user="alice")
         assert all(store.get_session(key) == make_data(ctx) for key in keys)
+
+
+def test_a_clock_without_a_timezone_is_invalid_input() -> None:
+    with pytest.raises(SessionError) as caught:
+        open_store("memory://", clock=datetime.now)
+    assert caught.value.code is ErrorCode.INVALID_INPUT
