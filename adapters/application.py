@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import Environment, EnvType
 
 from projections.changes import Change
 
@@ -23,6 +24,12 @@ class SessionLog(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the settings `open_store` derives from the URL, never `os.environ`: a stray
+        variable meant for another eventsourcing application (a cipher, a cache, a schema)
+        must not change how this store reads and writes its log."""
+        return Environment(name, dict(env or {}))
 
 
 def read_model_changes(kwargs: Mapping[str, object]) -> list[Change]:

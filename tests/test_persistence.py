@@ -484,3 +484,16 @@ def test_a_clock_without_a_timezone_is_invalid_input() -> None:
     with pytest.raises(SessionError) as caught:
         open_store("memory://", clock=datetime.now)
     assert caught.value.code is ErrorCode.INVALID_INPUT
+
+
+def test_environment_variables_of_other_eventsourcing_apps_are_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The log's settings come from the URL alone, never from stray process variables."""
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.popo")
+    monkeypatch.setenv("CIPHER_TOPIC", "no.such.module:Cipher")
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    with open_store(url) as store:
+        key = store.create_session(CTX, make_data(CTX))
+    with open_store(url) as reopened:
+        assert reopened.get_session(key) == make_data(CTX)
