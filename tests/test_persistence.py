@@ -497,3 +497,37 @@ def test_environment_variables_of_other_eventsourcing_apps_are_ignored(
         key = store.create_session(CTX, make_data(CTX))
     with open_store(url) as reopened:
         assert reopened.get_session(key) == make_data(CTX)
+
+
+def test_without_a_url_the_store_is_the_one_named_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GREENTIC_SESSION_URL", f"sqlite:///{tmp_path / 'from-env.db'}")
+    with open_store_default() as store:
+        store.create_session(CTX, make_data(CTX))
+    assert (tmp_path / "from-env.db").is_file()
+
+
+def test_without_a_url_or_variable_the_store_is_a_sqlite_file_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GREENTIC_SESSION_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with open_store_default() as store:
+        store.create_session(CTX, make_data(CTX))
+    assert (tmp_path / "greentic-sessions.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://localhost/db", "sqlite://", "postgresql://host", "no-scheme", "memory:/"]
+)
+def test_an_unsupported_url_is_invalid_input(url: str) -> None:
+    with pytest.raises(SessionError) as caught:
+        open_store(url)
+    assert caught.value.code is ErrorCode.INVALID_INPUT
+
+
+def open_store_default() -> SessionStore:
+    from adapters import open_store as open_default
+
+    return open_default()
