@@ -99,6 +99,7 @@ class WriteLoop:
                 return result
             log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)
             time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
+        log.warning("write gave up after %d conflicting attempts", MAX_WRITE_ATTEMPTS)
         raise SessionError(
             ErrorCode.CONFLICT,
             f"gave up after {MAX_WRITE_ATTEMPTS} attempts: concurrent writers kept changing "
