@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed
+from psycopg_pool import PoolTimeout
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
@@ -55,6 +56,18 @@ class PostgresReadModelReader(SqlReadModelReader):
         self._datastore = datastore
 
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
+        try:
+            return self._fetch_once(statement, params)
+        except (OperationalError, InterfaceError) as exc:
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise  # no connection could be made within the connect timeout: the server is down
+            # A broken pooled connection (the server restarted): drop every broken one and
+            # try once more, so the store recovers by itself instead of failing once per
+            # connection in the pool.
+            self._datastore.pool.check()
+            return self._fetch_once(statement, params)
+
+    def _fetch_once(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
         with self._datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(statement, params, prepare=True)
