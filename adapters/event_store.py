@@ -95,9 +95,9 @@ class EventSourcedSessionStore(SessionStore):
     def create_session(self, ctx: TenantCtx, data: SessionData) -> SessionKey:
         ctx = expect(ctx, TenantCtx, "ctx")
         data = expect(data, SessionData, "data")
-        key = SessionKey(str(uuid4()))
 
         def create(unit: UnitOfWork) -> SessionKey:
+            key = SessionKey(str(uuid4()))
             unit.add(Session.start(ctx, key, data))
             return key
 
