@@ -6,7 +6,6 @@ The store reads time from `fake_clock`, so expiry is decided by moving that cloc
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -1301,23 +1300,14 @@ def test_each_memory_store_is_private() -> None:
 def test_writes_from_several_threads_all_land(store: SessionStore) -> None:
     """Every operation is atomic; writes on distinct keys from many threads lose nothing."""
     per_thread = 10
-    errors: list[BaseException] = []
 
     def writer(index: int) -> None:
-        try:
-            for n in range(per_thread):
-                key = f"t{index}-{n}"
-                wait(store, key, make_scope(f"thread-{index}-{n}"))
-                store.update_session(key, data_for(node=f"updated-{key}"))
-        except BaseException as exc:
-            errors.append(exc)
+        for n in range(per_thread):
+            key = f"t{index}-{n}"
+            wait(store, key, make_scope(f"thread-{index}-{n}"))
+            store.update_session(key, data_for(node=f"updated-{key}"))
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_together([partial(writer, i) for i in range(4)]) == []
     listed = store.list_waits_for_user(CTX, USER)
     assert sorted(listed) == sorted(f"t{i}-{n}" for i in range(4) for n in range(per_thread))
     for index in range(4):

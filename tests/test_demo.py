@@ -32,28 +32,24 @@ def test_the_demo_routes_supersedes_expires_and_finishes() -> None:
 
 
 def test_the_demo_command_runs_on_a_sqlite_file(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "demo", "--url", url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("demo", "--url", f"sqlite:///{tmp_path / 'demo.db'}")
     assert done.returncode == 0, done.stderr
     assert "the log holds" in done.stdout
 
 
 def test_the_demo_command_reports_an_unreachable_database_without_a_traceback() -> None:
-    url = "postgresql://postgres@127.0.0.1:1/test"
-    done = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "demo", "--url", url],
+    done = run_cli("demo", "--url", "postgresql://postgres@127.0.0.1:1/test")
+    assert done.returncode == 1
+    assert "unavailable" in done.stderr and "Traceback" not in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command line tool in a process of its own, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 1
-    assert "unavailable" in done.stderr and "Traceback" not in done.stderr
