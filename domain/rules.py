@@ -78,11 +78,15 @@ def user_key(ctx: TenantCtx, user_id: UserId) -> str:
     A digest, so an index key has a fixed size however long the identifiers are
     (identifiers cannot contain '/', so the joined text is unambiguous).
     """
-    return _digest(f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}")
+    return _digest(_user_text(ctx, user_id))
 
 
 def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
-    return _digest(f"{user_key(ctx, user_id)}/{scope.scope_hash()}")
+    return _digest(f"{_user_text(ctx, user_id)}/{scope.scope_hash()}")
+
+
+def _user_text(ctx: TenantCtx, user_id: UserId) -> str:
+    return f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}"
 
 
 def _digest(text: str) -> str:
