@@ -20,7 +20,16 @@ from adapters.unit_of_work import UnitOfWork, WriteLoop
 from domain.aggregate import Session
 from domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from domain.identifiers import SessionKey, UserId
-from domain.rules import Clock, deadline, expect, is_expired, scope_key, user_key, utc_now
+from domain.rules import (
+    Clock,
+    deadline,
+    expect,
+    is_expired,
+    is_live,
+    scope_key,
+    user_key,
+    utc_now,
+)
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.store import SessionStore
@@ -52,10 +61,11 @@ class EventSourcedSessionStore(SessionStore):
     def get_session(self, key: SessionKey | str) -> SessionData | None:
         key = SessionKey(key)
         with self._database("get_session"):
-            state = self._models.session_state(key)
-        if state is None or not state.is_live(self._clock()):
+            stored = self._models.session_data(key)
+        if stored is None:
             return None
-        return state.data
+        data, expires_at = stored
+        return data if is_live(data, expires_at, self._clock()) else None
 
     def find_wait_by_scope(
         self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope

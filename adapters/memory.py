@@ -12,7 +12,7 @@ from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
 from domain.rules import Clock
 from domain.state import SessionState
-from projections.read_models import MemoryReadModels, ScopeTaken, WaitEntry
+from projections.read_models import MemoryReadModels, ScopeTaken, StoredData, WaitEntry
 
 
 class MemorySessionRecorder(POPOApplicationRecorder):
@@ -46,6 +46,10 @@ class LockedReader:
     def session_state(self, session_key: str) -> SessionState | None:
         with self._lock:
             return self._models.session_state(session_key)
+
+    def session_data(self, session_key: str) -> StoredData | None:
+        with self._lock:
+            return self._models.session_data(session_key)
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
         with self._lock:

@@ -11,7 +11,7 @@ from domain.identifiers import SessionKey
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.state import SessionState, Wait, stream_id
-from projections.read_models import MemoryReadModels, WaitEntry
+from projections.read_models import MemoryReadModels, StoredData, WaitEntry
 
 
 class SqlReadModelReader(ABC):
@@ -31,6 +31,16 @@ class SqlReadModelReader(ABC):
     def session_state(self, session_key: str) -> SessionState | None:
         rows = self.fetch(self.tables.select_state, (str(stream_id(session_key)),))
         return decode_state(session_key, rows[0]) if rows else None
+
+    def session_data(self, session_key: str) -> StoredData | None:
+        rows = self.fetch(self.tables.select_data, (str(stream_id(session_key)),))
+        if not rows:
+            return None
+        data, expires_at = rows[0]
+        return (
+            None if data is None else SessionData.model_validate_json(data),
+            from_micros(expires_at),
+        )
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
         rows = self.fetch(self.tables.select_scope, (scope_key,))

@@ -70,6 +70,9 @@ class SqlReadModels:
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
             "wait_scope FROM {q}gs_session_state WHERE stream_id = ?"
         )
+        self.select_data = sql(
+            "SELECT data, expires_at FROM {q}gs_session_state WHERE stream_id = ?"
+        )
         self.select_scope = sql(
             "SELECT session_key, expires_at FROM {q}gs_scope_index WHERE scope_key = ?"
         )

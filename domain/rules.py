@@ -105,6 +105,11 @@ def is_expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= now
 
 
+def is_live(data: SessionData | None, expires_at: datetime | None, now: datetime) -> bool:
+    """Live: the key holds data and its deadline, if any, has not passed."""
+    return data is not None and not is_expired(expires_at, now)
+
+
 def expect(value: object, kind: type[_T], name: str) -> _T:
     """Wrong types are bad input, reported the same way as bad values."""
     if not isinstance(value, kind):

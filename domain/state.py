@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from domain.identifiers import SessionKey
-from domain.rules import is_expired
+from domain.rules import is_live
 from domain.scope import ReplyScope
 from domain.session import SessionData
 
@@ -45,5 +45,4 @@ class SessionState:
         return stream_id(self.session_key)
 
     def is_live(self, now: datetime) -> bool:
-        """Live: holds data and its deadline, if any, has not passed."""
-        return self.data is not None and not is_expired(self.expires_at, now)
+        return is_live(self.data, self.expires_at, now)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.session import SessionData
 from domain.state import SessionState
 from projections.changes import (
     AddUserWait,
@@ -31,10 +32,17 @@ class WaitEntry:
     expires_at: datetime | None
 
 
+StoredData = tuple[SessionData | None, datetime | None]
+
+
 class ReadModelReader(Protocol):
     """Indexed lookups: each one costs the same however many sessions the store holds."""
 
     def session_state(self, session_key: str) -> SessionState | None: ...
+
+    def session_data(self, session_key: str) -> StoredData | None:
+        """Only what `get_session` needs: the data and its deadline, not the wait."""
+        ...
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None: ...
 
@@ -79,6 +87,10 @@ class MemoryReadModels:
 
     def session_state(self, session_key: str) -> SessionState | None:
         return self.states.get(session_key)
+
+    def session_data(self, session_key: str) -> StoredData | None:
+        state = self.states.get(session_key)
+        return None if state is None else (state.data, state.expires_at)
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
         return self.scopes.get(scope_key)
