@@ -10,16 +10,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import IO, TypeVar
 from uuid import uuid4
 
 from adapters.application import SessionLog
+from adapters.audit_trail import AuditTrail
 from adapters.errors import database_errors
+from adapters.log_access import LogAccess
 from adapters.unit_of_work import UnitOfWork, WriteLoop
 from domain.aggregate import Session
+from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from domain.errors import ErrorCode, SessionError, invalid_input, not_found
-from domain.identifiers import SessionKey, UserId
+from domain.identifiers import SessionKey, TenantId, UserId
+from domain.operation import trace_of
 from domain.rules import (
     Clock,
     deadline,
@@ -32,26 +36,26 @@ from domain.rules import (
 )
 from domain.scope import ReplyScope
 from domain.session import SessionData
-from domain.store import SessionStore
+from domain.store import AuditedSessionStore
 from domain.tenant import TenantCtx
 from projections.read_models import MemoryReadModels, ReadModelReader
 from projections.replay import rebuild
 
 T = TypeVar("T")
 
-LOG_PAGE_SIZE = 1000
 
-
-class EventSourcedSessionStore(SessionStore):
+class EventSourcedSessionStore(AuditedSessionStore):
     def __init__(
         self,
         log_app: SessionLog,
         read_models: ReadModelReader,
+        recorder: LogAccess,
         *,
         clock: Clock | None = None,
     ) -> None:
         self._log = log_app
         self._models = read_models
+        self._audit = AuditTrail(log_app, recorder)
         self._clock = clock or utc_now
         self._writer = WriteLoop(log_app, read_models, self._clock)
         self._closed = False
@@ -108,10 +112,10 @@ class EventSourcedSessionStore(SessionStore):
 
         def create(unit: UnitOfWork) -> SessionKey:
             key = SessionKey(str(uuid4()))
-            unit.add(Session.start(ctx, key, data))
+            unit.add(Session.start(ctx, key, data, unit.op))
             return key
 
-        return self._write(create)
+        return self._write(create, ctx)
 
     def update_session(self, key: SessionKey | str, data: SessionData) -> None:
         key = SessionKey(key)
@@ -121,9 +125,9 @@ class EventSourcedSessionStore(SessionStore):
             session = unit.load(key)
             if session is None:
                 raise not_found(key)
-            session.update(data, unit.now)
+            session.update(data, unit.op)
 
-        self._write(update)
+        self._write(update, data.tenant_ctx)
 
     def remove_session(self, key: SessionKey | str) -> None:
         key = SessionKey(key)
@@ -132,9 +136,9 @@ class EventSourcedSessionStore(SessionStore):
             session = unit.load(key)
             if session is None:
                 raise not_found(key)
-            session.remove(unit.now)
+            session.remove(unit.op)
 
-        self._write(remove)
+        self._write(remove, None)
 
     def register_wait(
         self,
@@ -155,7 +159,7 @@ class EventSourcedSessionStore(SessionStore):
         def register(unit: UnitOfWork) -> None:
             session = unit.load(key)
             if session is None:
-                session = Session.start(ctx, key, data)
+                session = Session.start(ctx, key, data, unit.op)
                 unit.add(session)
             holder = unit.scope_entry(wait_scope_key)
             session.register_wait(
@@ -163,44 +167,109 @@ class EventSourcedSessionStore(SessionStore):
                 user,
                 scope,
                 data,
-                deadline(unit.now, ttl),
-                unit.now,
+                deadline(unit.op.now, ttl),
+                unit.op,
                 user_key=waits_key,
                 scope_key=wait_scope_key,
             )
             if holder is not None and holder.session_key != key:
                 previous = unit.load(SessionKey(holder.session_key))
                 if previous is not None:
-                    previous.supersede(wait_scope_key, key, unit.now)
+                    previous.supersede(wait_scope_key, key, unit.op)
 
-        self._write(register)
+        self._write(register, ctx)
 
     def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None:
-        lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
+        ctx = expect(ctx, TenantCtx, "ctx")
+        lookup = scope_key(ctx, UserId(user_id), _scope(scope))
 
         def clear(unit: UnitOfWork) -> None:
             holder = unit.scope_entry(lookup)
             session = None if holder is None else unit.load(SessionKey(holder.session_key))
             if session is not None:
-                session.clear_wait(lookup, unit.now)
+                session.clear_wait(lookup, unit.op)
 
-        self._write(clear)
+        self._write(clear, ctx)
 
-    # -- the log -----------------------------------------------------------------
+    # -- audit and debugging ---------------------------------------------------------
 
-    def events(self) -> Iterator[Session.Event | Session.Created]:
+    def history(self, key: SessionKey | str) -> list[SessionEvent]:
+        key = SessionKey(key)
+        with self._database("history"):
+            return self._audit.history(key)
+
+    def get_session_at(
+        self,
+        key: SessionKey | str,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ) -> SessionData | None:
+        key = SessionKey(key)
+        if version is not None and at is not None:
+            raise invalid_input("give a version or an instant, not both")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise invalid_input(f"version must be an int, got {type(version).__name__}")
+        at = None if version is not None else self._instant(at)
+        with self._database("get_session_at"):
+            return self._audit.session_at(key, version, at)
+
+    def diff(self, key: SessionKey | str, v1: int, v2: int) -> SessionDiff:
+        key = SessionKey(key)
+        with self._database("diff"):
+            return self._audit.diff(key, v1, v2)
+
+    def explain(
+        self,
+        ctx: TenantCtx,
+        user_id: UserId | str,
+        scope: ReplyScope,
+        *,
+        at: datetime | None = None,
+    ) -> Explanation:
+        ctx, user, scope = expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope)
+        instant = self._instant(at)
+        with self._database("explain"):
+            return self._audit.explain(ctx, user, scope, instant)
+
+    def verify(self) -> VerifyReport:
+        with self._database("verify"):
+            return self._audit.verify()
+
+    def rebuild_projections(self) -> None:
+        with self._database("rebuild_projections"):
+            self._audit.rebuild_projections()
+
+    def sweep_expired(self, now: datetime | None = None) -> int:
+        instant = self._instant(now)
+        if instant > self._clock():
+            raise invalid_input("sweep_expired: now is later than the store's clock")
+        with self._database("sweep_expired"):
+            due = self._models.due_sessions(instant)
+
+        def expire(key: SessionKey) -> Callable[[UnitOfWork], bool]:
+            def command(unit: UnitOfWork) -> bool:
+                session = unit.load(key)
+                return session is not None and session.expire_if_due(unit.op)
+
+            return command
+
+        return sum(self._write(expire(SessionKey(key)), None, instant) for key in due)
+
+    def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
+        tenant = None if tenant is None else TenantId(tenant)
+        with self._database("export_events"):
+            return self._audit.export_events(fp, tenant)
+
+    def import_events(self, fp: IO[str]) -> int:
+        with self._database("import_events"):
+            return self._audit.import_events(fp)
+
+    def events(self) -> Iterator[Session.Event]:
         """Every event in the log, in log (commit) order."""
-        start = 1
-        while True:
-            with self._database("reading the log"):
-                page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
-            for notification in page:
-                event = self._log.mapper.to_domain_event(notification)
-                assert isinstance(event, Session.Event | Session.Created)
+        with self._database("reading the log"):
+            for _, event in self._audit.logged_events():
                 yield event
-            if len(page) < LOG_PAGE_SIZE:
-                return
-            start = page[-1].id + 1
 
     def replay_read_models(self) -> MemoryReadModels:
         """The read models rebuilt from the log alone."""
@@ -229,9 +298,22 @@ class EventSourcedSessionStore(SessionStore):
         with database_errors(where):
             yield
 
-    def _write(self, command: Callable[[UnitOfWork], T]) -> T:
+    def _write(
+        self,
+        command: Callable[[UnitOfWork], T],
+        ctx: TenantCtx | None,
+        now: datetime | None = None,
+    ) -> T:
+        """`ctx`: the caller's context, whose trace ids the events carry."""
         with self._database("write"):
-            return self._writer.run(command)
+            return self._writer.run(command, trace_of(ctx), now)
+
+    def _instant(self, at: datetime | None) -> datetime:
+        if at is None:
+            return self._clock()
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise invalid_input("instants must be timezone-aware datetimes")
+        return at
 
 
 def _scope(scope: object) -> ReplyScope:

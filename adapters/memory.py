@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
+from adapters.log_access import BuildReadModels
 from domain.rules import Clock
 from domain.state import SessionState
 from projections.read_models import MemoryReadModels, ScopeTaken, StoredData, WaitEntry
@@ -35,6 +43,31 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         self.read_models.apply(read_model_changes(kwargs))
         return super()._update_table(stored_events, **kwargs)
 
+    def stream_notifications(self, stream: UUID) -> list[Notification]:
+        with self._database_lock:
+            rows = self._stored_events_index.get(str(stream), {})
+            return [self._notification(row) for row in rows.values()]
+
+    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+        with self._database_lock:
+            log = [self._notification(row) for row in range(len(self._stored_events))]
+            return log, self.read_models.load_all()
+
+    def replace_read_models(self, build: BuildReadModels) -> None:
+        with self._database_lock:
+            log = [self._notification(row) for row in range(len(self._stored_events))]
+            self.read_models.replace_projections(build(log))
+
+    def _notification(self, row: int) -> Notification:
+        stored = self._stored_events[row]
+        return Notification(
+            id=row + 1,
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=stored.state,
+        )
+
 
 class LockedReader:
     """Reads under the recorder's lock: a write's changes are seen all at once or not at all."""
@@ -59,6 +92,10 @@ class LockedReader:
         with self._lock:
             return self._models.user_waits(user_key)
 
+    def due_sessions(self, now: datetime) -> list[str]:
+        with self._lock:
+            return self._models.due_sessions(now)
+
     def load_all(self) -> MemoryReadModels:
         with self._lock:
             return self._models.load_all()
@@ -73,4 +110,4 @@ def open_memory_store(clock: Clock | None = None) -> EventSourcedSessionStore:
     log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     recorder = log.recorder
     assert isinstance(recorder, MemorySessionRecorder)
-    return EventSourcedSessionStore(log, LockedReader(recorder), clock=clock)
+    return EventSourcedSessionStore(log, LockedReader(recorder), recorder, clock=clock)

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed
+from psycopg.rows import DictRow, TupleRow, tuple_row
+from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import PoolTimeout
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
-from adapters.sql_reader import SqlReadModelReader
+from adapters.log_access import BuildReadModels
+from adapters.sql_reader import SqlReadModelReader, decode_all
 from adapters.sql_tables import SqlReadModels
 from domain.rules import Clock
+from projections.projector import as_changes
+from projections.read_models import MemoryReadModels
 
 SERIAL = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
@@ -46,6 +55,59 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         with curs.connection.cursor() as read_model_cursor:
             for statement, params in self.tables.statements(read_model_changes(kwargs)):
                 read_model_cursor.execute(statement, params, prepare=True)
+
+    def stream_notifications(self, stream: UUID) -> list[Notification]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(
+                self._select_events + SQL(" WHERE originator_id = %s ORDER BY originator_version"),
+                (stream,),
+            )
+            return [_notification(row) for row in cursor.fetchall()]
+
+    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            log = self._select_log(cursor)
+            tables = []
+            for statement in self.tables.select_all:
+                cursor.execute(statement)
+                tables.append(cursor.fetchall())
+        return log, decode_all(*tables)
+
+    def replace_read_models(self, build: BuildReadModels) -> None:
+        """The lock conflicts with every write (each one upserts a state row), not with reads."""
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            state_table = self.tables.projection_tables[0]
+            cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+            models = build(self._select_log(cursor))
+            for table in self.tables.projection_tables:
+                cursor.execute(f"DELETE FROM {table}")
+            for statement, params in self.tables.statements(as_changes(models, heads=False)):
+                cursor.execute(statement, params)
+
+    @property
+    def _select_events(self) -> Composed:
+        return SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+    def _select_log(self, cursor: Cursor[TupleRow]) -> list[Notification]:
+        cursor.execute(self._select_events + SQL(" ORDER BY notification_id"))
+        return [_notification(row) for row in cursor.fetchall()]
+
+
+def _notification(row: Sequence[Any]) -> Notification:
+    position, originator_id, version, topic, state = row
+    return Notification(
+        id=position,
+        originator_id=originator_id,
+        originator_version=version,
+        topic=topic,
+        state=bytes(state),
+    )
 
 
 class PostgresReadModelReader(SqlReadModelReader):
@@ -100,4 +162,4 @@ def open_postgres_store(
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)
     reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
-    return EventSourcedSessionStore(log, reader, clock=clock)
+    return EventSourcedSessionStore(log, reader, recorder, clock=clock)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from adapters.sql_tables import SqlReadModels, from_micros
+from adapters.sql_tables import SqlReadModels, from_micros, to_micros
 from domain.identifiers import SessionKey
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.state import SessionState, Wait, stream_id
-from projections.read_models import MemoryReadModels, StoredData, WaitEntry
+from projections.read_models import MemoryReadModels, StoredData, StreamHead, WaitEntry
 
 
 class SqlReadModelReader(ABC):
@@ -49,16 +50,15 @@ class SqlReadModelReader(ABC):
     def user_waits(self, user_key: str) -> list[WaitEntry]:
         return [decode_entry(row) for row in self.fetch(self.tables.select_waits, (user_key,))]
 
+    def due_sessions(self, now: datetime) -> list[str]:
+        return [row[0] for row in self.fetch(self.tables.select_due, (to_micros(now),))]
+
     def load_all(self) -> MemoryReadModels:
-        tables = self.tables
-        states, scopes, waits = self.fetch_snapshot(
-            [tables.select_all_states, tables.select_all_scopes, tables.select_all_waits]
-        )
-        return decode_all(states, scopes, waits)
+        return decode_all(*self.fetch_snapshot(self.tables.select_all))
 
 
 def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
-    version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope = row
+    version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope, head = row
     wait = None
     if wait_scope_key is not None:
         wait = Wait(
@@ -73,6 +73,7 @@ def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
         data=None if data is None else SessionData.model_validate_json(data),
         expires_at=from_micros(expires_at),
         wait=wait,
+        head_hash=head,
     )
 
 
@@ -81,10 +82,15 @@ def decode_entry(row: Sequence[Any]) -> WaitEntry:
 
 
 def decode_all(
-    states: Iterable[Sequence[Any]], scopes: Iterable[Sequence[Any]], waits: Iterable[Sequence[Any]]
+    states: Iterable[Sequence[Any]],
+    scopes: Iterable[Sequence[Any]],
+    waits: Iterable[Sequence[Any]],
+    heads: Iterable[Sequence[Any]],
 ) -> MemoryReadModels:
-    """Rows of the `select_all_*` statements as in-memory read models."""
+    """Rows of the `select_all` statements as in-memory read models."""
     models = MemoryReadModels()
+    for session_key, version, hash_ in heads:
+        models.heads[session_key] = StreamHead(version, hash_)
     for row in states:
         models.states[row[0]] = decode_state(row[0], row[1:])
     for scope_key, *entry in scopes:

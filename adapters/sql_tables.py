@@ -19,6 +19,7 @@ from projections.changes import (
     ClaimScope,
     DropUserWait,
     PutState,
+    RecordHead,
     ReleaseScope,
 )
 
@@ -38,7 +39,8 @@ def from_micros(micros: int | None) -> datetime | None:
 
 
 class SqlReadModels:
-    """Statements over `<prefix>session_state`, `<prefix>scope_index`, `<prefix>user_waits`."""
+    """Statements over the read models `gs_session_state`, `gs_scope_index`,
+    `gs_user_waits`, and the heads `gs_stream_heads` (the anchor, never rebuilt)."""
 
     def __init__(self, *, qualifier: str, placeholder: str, serial: str) -> None:
         def sql(text: str) -> str:
@@ -50,7 +52,11 @@ class SqlReadModels:
                 "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
                 "version BIGINT NOT NULL, data TEXT, "
                 "expires_at BIGINT, wait_user_key TEXT, wait_scope_key TEXT, "
-                "wait_user_id TEXT, wait_scope TEXT)"
+                "wait_user_id TEXT, wait_scope TEXT, head_hash TEXT NOT NULL)"
+            ),
+            sql(
+                "CREATE INDEX IF NOT EXISTS gs_session_state_due "
+                "ON {q}gs_session_state (expires_at) WHERE data IS NOT NULL"
             ),
             sql(
                 "CREATE TABLE IF NOT EXISTS {q}gs_scope_index ("
@@ -65,10 +71,20 @@ class SqlReadModels:
                 "CREATE INDEX IF NOT EXISTS gs_user_waits_by_user "
                 "ON {q}gs_user_waits (user_key, seq)"
             ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_stream_heads ("
+                "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
+                "version BIGINT NOT NULL, hash TEXT NOT NULL)"
+            ),
+        ]
+        self.projection_tables = [
+            sql("{q}gs_session_state"),
+            sql("{q}gs_scope_index"),
+            sql("{q}gs_user_waits"),
         ]
         self.select_state = sql(
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
-            "wait_scope FROM {q}gs_session_state WHERE stream_id = ?"
+            "wait_scope, head_hash FROM {q}gs_session_state WHERE stream_id = ?"
         )
         self.select_data = sql(
             "SELECT data, expires_at FROM {q}gs_session_state WHERE stream_id = ?"
@@ -79,22 +95,39 @@ class SqlReadModels:
         self.select_waits = sql(
             "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? ORDER BY seq"
         )
+        self.select_due = sql(
+            "SELECT session_key FROM {q}gs_session_state "
+            "WHERE data IS NOT NULL AND expires_at <= ? ORDER BY expires_at"
+        )
         self.select_all_states = sql(
             "SELECT session_key, version, data, expires_at, wait_user_key, wait_scope_key, "
-            "wait_user_id, wait_scope FROM {q}gs_session_state"
+            "wait_user_id, wait_scope, head_hash FROM {q}gs_session_state"
         )
+        self.select_all_heads = sql("SELECT session_key, version, hash FROM {q}gs_stream_heads")
         self.select_all_scopes = sql(
             "SELECT scope_key, session_key, expires_at FROM {q}gs_scope_index"
         )
         self.select_all_waits = sql(
             "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY seq"
         )
+        self.select_all = [
+            self.select_all_states,
+            self.select_all_scopes,
+            self.select_all_waits,
+            self.select_all_heads,
+        ]
         self._put_state = sql(
-            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
             "data = excluded.data, expires_at = excluded.expires_at, "
             "wait_user_key = excluded.wait_user_key, wait_scope_key = excluded.wait_scope_key, "
-            "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope"
+            "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope, "
+            "head_hash = excluded.head_hash"
+        )
+        self._record_head = sql(
+            "INSERT INTO {q}gs_stream_heads VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
         )
         self._claim_scope = sql("INSERT INTO {q}gs_scope_index VALUES (?, ?, ?)")
         self._release_scope = sql(
@@ -130,6 +163,10 @@ class SqlReadModels:
                 )
             elif isinstance(change, DropUserWait):
                 out.append((self._drop_wait, (change.user_key, str(stream_id(change.session_key)))))
+            elif isinstance(change, RecordHead):
+                stream = str(stream_id(change.session_key))
+                head = (stream, change.session_key, change.version, change.hash)
+                out.append((self._record_head, head))
         return out
 
 
@@ -145,4 +182,5 @@ def encode_state(state: SessionState) -> tuple[Any, ...]:
         None if wait is None else wait.scope_key,
         None if wait is None else wait.user_id,
         None if wait is None else wait.scope.model_dump_json(),
+        state.head_hash,
     )

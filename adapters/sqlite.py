@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
-from adapters.sql_reader import SqlReadModelReader
+from adapters.log_access import BuildReadModels
+from adapters.sql_reader import SqlReadModelReader, decode_all
 from adapters.sql_tables import SqlReadModels
 from domain.rules import Clock
+from projections.projector import as_changes
+from projections.read_models import MemoryReadModels
 
 TABLES = SqlReadModels(qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
 
@@ -29,6 +33,53 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         for statement, params in TABLES.statements(read_model_changes(kwargs)):
             c.execute(statement, params)
         return super()._insert_events(c, stored_events, **kwargs)
+
+    def stream_notifications(self, stream: UUID) -> list[Notification]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"{self._select_events} WHERE originator_id = ? ORDER BY originator_version",
+                (stream.hex,),
+            )
+            return [self._notification(row) for row in c.fetchall()]
+
+    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+        with self.datastore.transaction(commit=False) as c:
+            log = self._select_log(c)
+            tables = []
+            for statement in TABLES.select_all:
+                c.execute(statement)
+                tables.append(c.fetchall())
+        return log, decode_all(*tables)
+
+    def replace_read_models(self, build: BuildReadModels) -> None:
+        """The first DELETE takes the write lock, so no write lands between read and rewrite."""
+        with self.datastore.transaction(commit=True) as c:
+            for table in TABLES.projection_tables:
+                c.execute(f"DELETE FROM {table}")
+            models = build(self._select_log(c))
+            for statement, params in TABLES.statements(as_changes(models, heads=False)):
+                c.execute(statement, params)
+
+    @property
+    def _select_events(self) -> str:
+        return (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name}"
+        )
+
+    def _select_log(self, c: SQLiteCursor) -> list[Notification]:
+        c.execute(f"{self._select_events} ORDER BY rowid")
+        return [self._notification(row) for row in c.fetchall()]
+
+    def _notification(self, row: Sequence[Any]) -> Notification:
+        position, originator_id, version, topic, state = row
+        return Notification(
+            id=position,
+            originator_id=self.convert_originator_id(originator_id),
+            originator_version=version,
+            topic=topic,
+            state=state,
+        )
 
 
 class SQLiteReadModelReader(SqlReadModelReader):
@@ -65,4 +116,5 @@ def open_sqlite_store(path: str, clock: Clock | None = None) -> EventSourcedSess
     )
     recorder = log.recorder
     assert isinstance(recorder, SQLiteSessionRecorder)
-    return EventSourcedSessionStore(log, SQLiteReadModelReader(recorder.datastore), clock=clock)
+    reader = SQLiteReadModelReader(recorder.datastore)
+    return EventSourcedSessionStore(log, reader, recorder, clock=clock)

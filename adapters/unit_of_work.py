@@ -16,6 +16,7 @@ from adapters.application import READ_MODEL_CHANGES, SessionLog
 from domain.aggregate import Session
 from domain.errors import ErrorCode, SessionError
 from domain.identifiers import SessionKey
+from domain.operation import Operation, Trace
 from domain.rules import Clock
 from domain.state import SessionState
 from projections.changes import Change, in_apply_order
@@ -26,8 +27,8 @@ from projections.read_models import ReadModelReader, WaitEntry
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
-    def __init__(self, models: ReadModelReader, now: datetime) -> None:
-        self.now = now
+    def __init__(self, models: ReadModelReader, op: Operation) -> None:
+        self.op = op
         self._models = models
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
 
@@ -86,9 +87,10 @@ class WriteLoop:
         self._models = models
         self._clock = clock
 
-    def run(self, command: Callable[[UnitOfWork], T]) -> T:
+    def run(self, command: Callable[[UnitOfWork], T], trace: Trace, now: datetime | None) -> T:
+        """`now`: the operation's instant when not the clock's (a sweep at a given time)."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            unit = UnitOfWork(self._models, self._clock())
+            unit = UnitOfWork(self._models, Operation(now or self._clock(), trace))
             try:
                 result = command(unit)
             except SessionError:

@@ -6,13 +6,16 @@ event is the only place state changes, so a replay of the log rebuilds the same 
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.chain import ENVELOPE_FIELDS, GENESIS, event_hash
 from domain.errors import not_found
 from domain.identifiers import SessionKey, UserId
+from domain.operation import Operation, Trace
 from domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user, is_expired
 from domain.scope import ReplyScope
 from domain.session import SessionData
@@ -33,13 +36,40 @@ def _load(data: JsonDict) -> SessionData:
 class Session(Aggregate):
     """A session key's stream. `data is None` between lives (never live, ended)."""
 
-    class Created(Aggregate.Created):
-        kind: ClassVar[str] = "created"
+    class Event(Aggregate.Event):
+        """Every event: the operation's trace, and its link in the stream's hash chain."""
+
+        kind: ClassVar[str]
+        trace: Trace
+        prev_hash: str
+        hash: str
+
+        def mutate(self, aggregate: Any) -> Any:
+            mutated: Any = super().mutate(aggregate)
+            mutated.head_hash = self.hash
+            return mutated
+
+        def body(self) -> JsonDict:
+            """What the event says, apart from its place in the stream and its hashes."""
+            return {
+                f.name: getattr(self, f.name) for f in fields(self) if f.name not in ENVELOPE_FIELDS
+            }
+
+        def content_hash(self) -> str:
+            """The hash its content has now: differs from `hash` if the stored event was edited."""
+            return event_hash(
+                self.originator_id,
+                self.originator_version,
+                type(self).__qualname__,
+                self.timestamp,
+                self.prev_hash,
+                self.body(),
+            )
+
+    class Created(Event, Aggregate.Created):
+        kind = "created"
         session_key: str
         data: JsonDict
-
-    class Event(Aggregate.Event):
-        kind: ClassVar[str]
 
     class Recreated(Event):
         """A key whose session ended starts a new life on the same stream."""
@@ -107,6 +137,7 @@ class Session(Aggregate):
 
     def __init__(self, session_key: str, data: JsonDict) -> None:
         self.session_key = SessionKey(session_key)
+        self.head_hash = GENESIS
         self._begin_life(_load(data))
 
     @staticmethod
@@ -116,9 +147,14 @@ class Session(Aggregate):
     # -- lifecycle -------------------------------------------------------------
 
     @classmethod
-    def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData) -> Session:
+    def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData, op: Operation) -> Session:
         ensure_alignment(ctx, data)
-        return cls(session_key=key, data=_dump(data))
+        stream = stream_id(key)
+        body = {"trace": op.trace, "session_key": str(key), "data": _dump(data)}
+        digest = event_hash(stream, 1, cls.Created.__qualname__, op.now, GENESIS, body)
+        return cls._create(
+            cls.Created, id=stream, timestamp=op.now, prev_hash=GENESIS, hash=digest, **body
+        )
 
     @classmethod
     def restore(cls, state: SessionState) -> Session:
@@ -130,6 +166,7 @@ class Session(Aggregate):
         session.data = state.data
         session.expires_at = state.expires_at
         session.wait = state.wait
+        session.head_hash = state.head_hash
         return session
 
     def state(self) -> SessionState:
@@ -139,31 +176,45 @@ class Session(Aggregate):
             data=self.data,
             expires_at=self.expires_at,
             wait=self.wait,
+            head_hash=self.head_hash,
         )
 
     def is_live(self, now: datetime) -> bool:
         return self.state().is_live(now)
 
+    def _record(self, event_class: type[Event], op: Operation, **fields: Any) -> None:
+        """Trigger the event stamped with the operation and chained to the stream's head."""
+        body = {"trace": op.trace, **fields}
+        version = self.version + 1
+        digest = event_hash(
+            self.id, version, event_class.__qualname__, op.now, self.head_hash, body
+        )
+        self.trigger_event(
+            event_class, timestamp=op.now, prev_hash=self.head_hash, hash=digest, **body
+        )
+
     # -- commands ------------------------------------------------------------
 
-    def expire_if_due(self, now: datetime) -> None:
-        """Record an expiry that has happened but is not in the log yet."""
+    def expire_if_due(self, op: Operation) -> bool:
+        """Record an expiry that has happened but is not in the log yet; True if it did."""
         if (
             self.data is not None
             and self.expires_at is not None
-            and is_expired(self.expires_at, now)
+            and is_expired(self.expires_at, op.now)
         ):
-            self.trigger_event(self.WaitExpired, deadline=self.expires_at)
+            self._record(self.WaitExpired, op, deadline=self.expires_at)
+            return True
+        return False
 
-    def update(self, data: SessionData, now: datetime) -> None:
-        self._require_live(now)
+    def update(self, data: SessionData, op: Operation) -> None:
+        self._require_live(op)
         assert self.data is not None
         ensure_preserved(self.data.tenant_ctx, data.tenant_ctx)
-        self.trigger_event(self.Updated, data=_dump(data))
+        self._record(self.Updated, op, data=_dump(data))
 
-    def remove(self, now: datetime) -> None:
-        self._require_live(now)
-        self.trigger_event(self.Removed)
+    def remove(self, op: Operation) -> None:
+        self._require_live(op)
+        self._record(self.Removed, op)
 
     def register_wait(
         self,
@@ -172,23 +223,24 @@ class Session(Aggregate):
         scope: ReplyScope,
         data: SessionData,
         expires_at: datetime | None,
-        now: datetime,
+        op: Operation,
         *,
         user_key: str,
         scope_key: str,
     ) -> None:
         ensure_wait_user(ctx, user_id, data)
-        self.expire_if_due(now)
+        self.expire_if_due(op)
         payload: JsonDict | None = _dump(data)
         if self.data is None:
-            self.trigger_event(self.Recreated, data=payload)
+            self._record(self.Recreated, op, data=payload)
             payload = None
         elif self._started_in_this_operation():
             payload = None
         else:
             ensure_preserved(self.data.tenant_ctx, data.tenant_ctx)
-        self.trigger_event(
+        self._record(
             self.WaitRegistered,
+            op,
             data=payload,
             user_id=str(user_id),
             scope=scope.model_dump(mode="json"),
@@ -197,21 +249,21 @@ class Session(Aggregate):
             expires_at=expires_at,
         )
 
-    def supersede(self, scope_key: str, by_session_key: SessionKey, now: datetime) -> None:
+    def supersede(self, scope_key: str, by_session_key: SessionKey, op: Operation) -> None:
         """Another session takes the scope this one waits on; the data stays readable."""
-        if self._waits_at(scope_key, now):
-            self.trigger_event(self.WaitSuperseded, by_session_key=str(by_session_key))
+        if self._waits_at(scope_key, op):
+            self._record(self.WaitSuperseded, op, by_session_key=str(by_session_key))
 
-    def clear_wait(self, scope_key: str, now: datetime) -> None:
+    def clear_wait(self, scope_key: str, op: Operation) -> None:
         """The flow finished: its wait and the session end. No wait there: nothing to do."""
-        if self._waits_at(scope_key, now):
-            self.trigger_event(self.WaitCleared)
+        if self._waits_at(scope_key, op):
+            self._record(self.WaitCleared, op)
 
     # -- helpers -----------------------------------------------------------------
 
-    def _waits_at(self, scope_key: str, now: datetime) -> bool:
+    def _waits_at(self, scope_key: str, op: Operation) -> bool:
         """Still waiting on this scope; an expiry met on the way is recorded first."""
-        self.expire_if_due(now)
+        self.expire_if_due(op)
         return self.wait is not None and self.wait.scope_key == scope_key
 
     def _started_in_this_operation(self) -> bool:
@@ -219,8 +271,8 @@ class Session(Aggregate):
         pending = self.pending_events
         return len(pending) == 1 and isinstance(pending[0], Session.Created)
 
-    def _require_live(self, now: datetime) -> None:
-        self.expire_if_due(now)
+    def _require_live(self, op: Operation) -> None:
+        self.expire_if_due(op)
         if self.data is None:
             raise not_found(self.session_key)
 

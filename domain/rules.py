@@ -85,8 +85,13 @@ def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
     return _digest(f"{_user_text(ctx, user_id)}/{scope.scope_hash()}")
 
 
+def lookup_identity(ctx: TenantCtx, user_id: str) -> tuple[str, str, str, str]:
+    """(env, tenant, team, user): what a wait is indexed under ('' for no team)."""
+    return (str(ctx.env), str(ctx.tenant_id), str(ctx.normalized_team or ""), str(user_id))
+
+
 def _user_text(ctx: TenantCtx, user_id: UserId) -> str:
-    return f"{ctx.env}/{ctx.tenant_id}/{ctx.normalized_team or ''}/{user_id}"
+    return "/".join(lookup_identity(ctx, user_id))
 
 
 def _digest(text: str) -> str:

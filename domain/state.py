@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
 
+from domain.chain import GENESIS
 from domain.identifiers import SessionKey
 from domain.rules import is_live
 from domain.scope import ReplyScope
@@ -39,6 +40,7 @@ class SessionState:
     data: SessionData | None = None
     expires_at: datetime | None = None
     wait: Wait | None = None
+    head_hash: str = GENESIS  # the hash of the stream's last event
 
     @property
     def originator_id(self) -> UUID:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
-from domain.identifiers import SessionKey, UserId
+from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from domain.identifiers import SessionKey, TenantId, UserId
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.tenant import TenantCtx
@@ -73,3 +74,55 @@ class SessionStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class AuditedSessionStore(SessionStore):
+    """A store that can show its history: the audit and debugging tools over its log."""
+
+    @abstractmethod
+    def history(self, key: SessionKey | str) -> list[SessionEvent]:
+        """Every event of the key's stream, across all its lives, oldest first."""
+
+    @abstractmethod
+    def get_session_at(
+        self,
+        key: SessionKey | str,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ) -> SessionData | None:
+        """The session right after stream `version`, or live at instant `at` (default now)."""
+
+    @abstractmethod
+    def diff(self, key: SessionKey | str, v1: int, v2: int) -> SessionDiff: ...
+
+    @abstractmethod
+    def explain(
+        self,
+        ctx: TenantCtx,
+        user_id: UserId | str,
+        scope: ReplyScope,
+        *,
+        at: datetime | None = None,
+    ) -> Explanation:
+        """What `find_wait_by_scope` returned (or would have) at `at` (default now), and why."""
+
+    @abstractmethod
+    def verify(self) -> VerifyReport:
+        """Hash chains, heads and read models checked against the log."""
+
+    @abstractmethod
+    def rebuild_projections(self) -> None:
+        """Every read model rebuilt from the log, in one transaction."""
+
+    @abstractmethod
+    def sweep_expired(self, now: datetime | None = None) -> int:
+        """Record the expiry of each live session past its deadline; how many."""
+
+    @abstractmethod
+    def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
+        """JSON Lines, one event per line with its hashes; how many were written."""
+
+    @abstractmethod
+    def import_events(self, fp: IO[str]) -> int:
+        """Load an export into this (empty) store; how many events were loaded."""

@@ -51,7 +51,17 @@ class DropUserWait:
     session_key: str
 
 
-Change = PutState | ClaimScope | ReleaseScope | AddUserWait | DropUserWait
+@dataclass(frozen=True, slots=True)
+class RecordHead:
+    """Not a projection: the stream's head (last version and hash), the anchor that shows a
+    deleted tail or a whole deleted stream. Written with the events, never rebuilt."""
+
+    session_key: str
+    version: int
+    hash: str
+
+
+Change = PutState | ClaimScope | ReleaseScope | AddUserWait | DropUserWait | RecordHead
 
 
 def _phase(change: Change) -> int:
@@ -65,6 +75,8 @@ def _phase(change: Change) -> int:
 def _row(change: Change) -> tuple[str, str]:
     if isinstance(change, PutState):
         return ("state", change.state.session_key)
+    if isinstance(change, RecordHead):
+        return ("head", change.session_key)
     if isinstance(change, ClaimScope | ReleaseScope):
         return ("scope", change.scope_key)
     return ("waits", f"{change.user_key}/{change.session_key}")

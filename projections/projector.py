@@ -18,8 +18,10 @@ from projections.changes import (
     ClaimScope,
     DropUserWait,
     PutState,
+    RecordHead,
     ReleaseScope,
 )
+from projections.read_models import MemoryReadModels
 
 
 def changes_for(before: SessionState | None, after: SessionState, registered: bool) -> list[Change]:
@@ -46,7 +48,8 @@ def pending_changes(before: SessionState | None, session: Session) -> list[Chang
     if not pending:
         return []
     registered = any(isinstance(event, Session.WaitRegistered) for event in pending)
-    return changes_for(before, session.state(), registered)
+    head = RecordHead(session.session_key, session.version, session.head_hash)
+    return [*changes_for(before, session.state(), registered), head]
 
 
 def replay(events: Iterable[Session.Event | Session.Created]) -> Iterator[Change]:
@@ -59,3 +62,21 @@ def replay(events: Iterable[Session.Event | Session.Created]) -> Iterator[Change
         assert isinstance(mutated, Session)
         sessions[event.originator_id] = mutated
         yield from changes_for(before, mutated.state(), isinstance(event, Session.WaitRegistered))
+        yield RecordHead(mutated.session_key, mutated.version, mutated.head_hash)
+
+
+def as_changes(models: MemoryReadModels, *, heads: bool) -> list[Change]:
+    """Changes that fill empty read models (and the heads, if asked) with `models`."""
+    changes: list[Change] = [PutState(state) for state in models.states.values()]
+    changes += [
+        ClaimScope(scope_key, entry.session_key, entry.expires_at)
+        for scope_key, entry in models.scopes.items()
+    ]
+    changes += [
+        AddUserWait(user_key, entry.session_key, entry.expires_at)
+        for user_key, waits in models.waits.items()
+        for entry in waits.values()
+    ]
+    if heads:
+        changes += [RecordHead(key, h.version, h.hash) for key, h in models.heads.items()]
+    return changes

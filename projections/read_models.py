@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.rules import is_expired
 from domain.session import SessionData
 from domain.state import SessionState
 from projections.changes import (
@@ -20,6 +21,7 @@ from projections.changes import (
     ClaimScope,
     DropUserWait,
     PutState,
+    RecordHead,
     ReleaseScope,
 )
 
@@ -30,6 +32,14 @@ class WaitEntry:
 
     session_key: str
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """A stream's last version and the hash of its last event, as recorded by the store."""
+
+    version: int
+    hash: str
 
 
 StoredData = tuple[SessionData | None, datetime | None]
@@ -48,8 +58,12 @@ class ReadModelReader(Protocol):
 
     def user_waits(self, user_key: str) -> list[WaitEntry]: ...
 
+    def due_sessions(self, now: datetime) -> list[str]:
+        """Keys of live sessions whose deadline has passed with no expiry in the log yet."""
+        ...
+
     def load_all(self) -> MemoryReadModels:
-        """Every row of every read model (for comparing with a replay; reads the whole store)."""
+        """Every row of every read model, and the heads (reads the whole store)."""
         ...
 
 
@@ -58,15 +72,21 @@ class ScopeTaken(Exception):
 
 
 class MemoryReadModels:
-    """Current state, scope index and user waits as dicts (insertion order = list order)."""
+    """Current state, scope index and user waits as dicts (insertion order = list order).
+
+    `heads` rides along but is not a read model: it is the anchor the store records with
+    each write. A replay derives it from the log; equality ignores it; a rebuild keeps the
+    stored one, so tampering stays evident after a rebuild.
+    """
 
     def __init__(self) -> None:
         self.states: dict[str, SessionState] = {}
         self.scopes: dict[str, WaitEntry] = {}
         self.waits: dict[str, dict[str, WaitEntry]] = {}
+        self.heads: dict[str, StreamHead] = {}
 
     def __eq__(self, other: object) -> bool:
-        """Equal rows, and each user's waits in the same order."""
+        """Equal rows, and each user's waits in the same order (heads aside)."""
         if not isinstance(other, MemoryReadModels):
             return NotImplemented
         return (
@@ -83,7 +103,12 @@ class MemoryReadModels:
         copy.states = dict(self.states)
         copy.scopes = dict(self.scopes)
         copy.waits = {user: dict(waits) for user, waits in self.waits.items()}
+        copy.heads = dict(self.heads)
         return copy
+
+    def replace_projections(self, rebuilt: MemoryReadModels) -> None:
+        """Take `rebuilt`'s read models, keep the heads."""
+        self.states, self.scopes, self.waits = rebuilt.states, rebuilt.scopes, rebuilt.waits
 
     def session_state(self, session_key: str) -> SessionState | None:
         return self.states.get(session_key)
@@ -97,6 +122,13 @@ class MemoryReadModels:
 
     def user_waits(self, user_key: str) -> list[WaitEntry]:
         return list(self.waits.get(user_key, {}).values())
+
+    def due_sessions(self, now: datetime) -> list[str]:
+        return [
+            key
+            for key, state in self.states.items()
+            if state.data is not None and is_expired(state.expires_at, now)
+        ]
 
     def check(self, changes: Iterable[Change]) -> None:
         """Raise `ScopeTaken` before anything changes if a claim would fail."""
@@ -122,6 +154,8 @@ class MemoryReadModels:
                 waits = self.waits.setdefault(change.user_key, {})
                 waits.pop(change.session_key, None)
                 waits[change.session_key] = WaitEntry(change.session_key, change.expires_at)
+            elif isinstance(change, RecordHead):
+                self.heads[change.session_key] = StreamHead(change.version, change.hash)
             elif isinstance(change, DropUserWait):
                 waits = self.waits.get(change.user_key, {})
                 waits.pop(change.session_key, None)

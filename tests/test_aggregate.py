@@ -8,11 +8,13 @@ import pytest
 
 from domain import ErrorCode, ReplyScope, SessionError, SessionKey, UserId
 from domain.aggregate import Session
+from domain.operation import Operation
 from domain.rules import scope_key, user_key
 from domain.state import stream_id
 from tests.support import make_ctx, make_data
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+OP = Operation(NOW)
 CTX = make_ctx(user="alice")
 DATA = make_data(CTX)
 SCOPE = ReplyScope(conversation="chat-1")
@@ -30,20 +32,20 @@ def park(session: Session, expires_at: datetime | None = None) -> None:
         SCOPE,
         DATA,
         expires_at,
-        NOW,
+        OP,
         user_key=user_key(CTX, ALICE),
         scope_key=scope_key(CTX, ALICE, SCOPE),
     )
 
 
 def test_the_stream_id_is_derived_from_the_key() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     assert session.id == stream_id("k1") == stream_id("k1")
     assert stream_id("k1") != stream_id("k2")
 
 
 def test_a_new_session_with_a_wait_records_the_data_once() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     park(session)
     events = session.collect_events()
     assert [e.kind for e in events] == ["created", "wait_registered"]  # type: ignore[attr-defined]
@@ -51,33 +53,33 @@ def test_a_new_session_with_a_wait_records_the_data_once() -> None:
 
 
 def test_an_ended_session_starts_a_new_life_on_the_same_stream() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
-    session.remove(NOW)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
+    session.remove(OP)
     park(session)
     assert kinds(session) == ["created", "removed", "created", "wait_registered"]
     assert session.version == 4 and session.is_live(NOW)
 
 
 def test_a_write_that_meets_an_expired_session_records_the_expiry_first() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     park(session, expires_at=NOW - timedelta(seconds=1))
     session.collect_events()
     with pytest.raises(SessionError) as caught:
-        session.update(DATA, NOW)
+        session.update(DATA, OP)
     assert caught.value.code is ErrorCode.NOT_FOUND
     assert kinds(session) == ["wait_expired"]
 
 
 def test_superseding_keeps_the_data_and_drops_the_wait() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     park(session)
-    session.supersede(scope_key(CTX, ALICE, SCOPE), SessionKey("k2"), NOW)
+    session.supersede(scope_key(CTX, ALICE, SCOPE), SessionKey("k2"), OP)
     assert session.wait is None and session.data == DATA
     assert kinds(session)[-1] == "wait_superseded"
 
 
 def test_restoring_from_the_state_row_needs_no_replay() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     park(session)
     restored = Session.restore(session.state())
     assert restored.state() == session.state()
@@ -85,9 +87,9 @@ def test_restoring_from_the_state_row_needs_no_replay() -> None:
 
 
 def test_the_log_replays_to_the_same_state() -> None:
-    session = Session.start(CTX, SessionKey("k1"), DATA)
+    session = Session.start(CTX, SessionKey("k1"), DATA, OP)
     park(session)
-    session.update(DATA, NOW)
+    session.update(DATA, OP)
     events = session.collect_events()
     replayed = None
     for event in events:

@@ -1,0 +1,218 @@
+"""The audit and debugging tools over one store's log: history, time travel, explain,
+diff, verify, rebuild, export and import. Reads go to the raw log, never the read models
+(except `verify`, which compares the two)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
+
+from adapters.application import READ_MODEL_CHANGES, SessionLog
+from adapters.log_access import LogAccess
+from domain.aggregate import Session
+from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from domain.chain import GENESIS
+from domain.errors import ErrorCode, SessionError, invalid_input
+from domain.identifiers import SessionKey, UserId
+from domain.scope import ReplyScope
+from domain.session import SessionData
+from domain.state import stream_id
+from domain.tenant import TenantCtx
+from projections import diff as diffs
+from projections import explain as explaining
+from projections import history as histories
+from projections import verify as verifying
+from projections.history import LoggedEvent
+from projections.projector import as_changes
+from projections.read_models import MemoryReadModels
+from projections.replay import rebuild
+
+log = logging.getLogger(__name__)
+
+LOG_PAGE_SIZE = 1000
+EVENT_TOPICS = frozenset(
+    get_topic(cls)
+    for cls in (
+        Session.Created,
+        Session.Recreated,
+        Session.Updated,
+        Session.WaitRegistered,
+        Session.WaitSuperseded,
+        Session.WaitCleared,
+        Session.WaitExpired,
+        Session.Removed,
+    )
+)
+
+
+class AuditTrail:
+    def __init__(self, log_app: SessionLog, recorder: LogAccess) -> None:
+        self._log = log_app
+        self._recorder = recorder
+
+    # -- reading the log -----------------------------------------------------------
+
+    def decode(self, notification: Notification) -> Session.Event:
+        if notification.topic not in EVENT_TOPICS:
+            raise TypeError(f"not a session event: topic {notification.topic!r}")
+        event = self._log.mapper.to_domain_event(notification)
+        assert isinstance(event, Session.Event)
+        return event
+
+    def logged_events(self) -> Iterator[LoggedEvent]:
+        """Every event with its position, in log (commit) order, a page at a time."""
+        start = 1
+        while True:
+            page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
+            for notification in page:
+                yield notification.id, self.decode(notification)
+            if len(page) < LOG_PAGE_SIZE:
+                return
+            start = page[-1].id + 1
+
+    def stream(self, key: SessionKey) -> list[LoggedEvent]:
+        notifications = self._recorder.stream_notifications(stream_id(key))
+        return [(n.id, self.decode(n)) for n in notifications]
+
+    # -- questions -----------------------------------------------------------------
+
+    def history(self, key: SessionKey) -> list[SessionEvent]:
+        return histories.session_events(self.stream(key))
+
+    def session_at(
+        self, key: SessionKey, version: int | None, at: datetime | None
+    ) -> SessionData | None:
+        events = self.stream(key)
+        if version is not None:
+            if events and not 1 <= version <= len(events):
+                raise invalid_input(f"{key} has versions 1 to {len(events)}, not {version}")
+            return histories.data_at_version(events, version)
+        assert at is not None
+        return histories.data_at(events, at)
+
+    def diff(self, key: SessionKey, v1: int, v2: int) -> SessionDiff:
+        return diffs.diff(key, self.stream(key), v1, v2)
+
+    def explain(
+        self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime
+    ) -> Explanation:
+        return explaining.explain(self.logged_events(), ctx, user_id, scope, at)
+
+    # -- integrity -----------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        log_entries, stored = self._recorder.log_snapshot()
+        return verifying.verify(log_entries, self.decode, stored)
+
+    def rebuild_projections(self) -> None:
+        def build(notifications: list[Notification]) -> MemoryReadModels:
+            try:
+                return rebuild(self.decode(n) for n in notifications)
+            except Exception as exc:
+                raise SessionError(
+                    ErrorCode.INTERNAL,
+                    f"cannot rebuild: the log does not replay ({exc}); run verify to see "
+                    "what was changed, and restore the log from a backup or an export",
+                ) from exc
+
+        self._recorder.replace_read_models(build)
+        log.info("read models rebuilt from the log")
+
+    # -- export and import -----------------------------------------------------------
+
+    def export_events(self, fp: IO[str], tenant: str | None) -> int:
+        streams = _streams_of(tenant, self.logged_events()) if tenant is not None else None
+        keys: dict[Any, str] = {}
+        count = 0
+        for position, event in self.logged_events():
+            if isinstance(event, Session.Created):
+                keys[event.originator_id] = event.session_key
+            if streams is not None and event.originator_id not in streams:
+                continue
+            fp.write(json.dumps(self._line(position, event, keys[event.originator_id])) + "\n")
+            count += 1
+        return count
+
+    def import_events(self, fp: IO[str]) -> int:
+        events = list(_chained(self._parse(number, line) for number, line in enumerate(fp, 1)))
+        if self._recorder.max_notification_id():
+            raise SessionError(
+                ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
+            )
+        models = rebuild(events)
+        stored = [self._log.mapper.to_stored_event(event) for event in events]
+        self._log.recorder.insert_events(
+            stored, **{READ_MODEL_CHANGES: as_changes(models, heads=True)}
+        )
+        log.info("imported %d events", len(stored))
+        return len(stored)
+
+    def _line(self, position: int, event: Session.Event, key: str) -> dict[str, Any]:
+        state = dict(vars(event))
+        del state["originator_id"], state["originator_version"]
+        return {
+            "position": position,
+            "session_key": key,
+            "stream_id": str(event.originator_id),
+            "version": event.originator_version,
+            "type": event.kind,
+            "recorded_at": event.timestamp.isoformat(),
+            "hash": event.hash,
+            "prev_hash": event.prev_hash,
+            "topic": get_topic(type(event)),
+            "state": json.loads(self._log.mapper.transcoder.encode(state)),
+        }
+
+    def _parse(self, number: int, line: str) -> Session.Event:
+        try:
+            fields = json.loads(line)
+            if fields["topic"] not in EVENT_TOPICS:
+                raise ValueError(f"unknown event topic {fields['topic']!r}")
+            plain: Mapper[Any] = Mapper(transcoder=self._log.mapper.transcoder)
+            event = plain.to_domain_event(
+                Notification(
+                    id=number,
+                    originator_id=stream_id(fields["session_key"]),
+                    originator_version=int(fields["version"]),
+                    topic=fields["topic"],
+                    state=json.dumps(fields["state"]).encode(),
+                )
+            )
+        except (ValueError, KeyError, TypeError, SessionError) as exc:
+            raise invalid_input(f"line {number} is not an exported event: {exc}") from exc
+        assert isinstance(event, Session.Event)
+        return event
+
+
+def _chained(events: Iterable[Session.Event]) -> Iterator[Session.Event]:
+    """The events, each checked against its hash and the one before it in its stream."""
+    heads: dict[Any, tuple[int, str]] = {}
+    for event in events:
+        version, head = heads.get(event.originator_id, (0, GENESIS))
+        name = f"{event.originator_id} v{event.originator_version}"
+        if event.originator_version != version + 1 or event.prev_hash != head:
+            raise invalid_input(f"{name} does not follow v{version} in the file; not imported")
+        if event.content_hash() != event.hash:
+            raise invalid_input(f"{name} does not match its hash; not imported")
+        heads[event.originator_id] = (event.originator_version, event.hash)
+        yield event
+
+
+def _streams_of(tenant: str, events: Iterable[LoggedEvent]) -> set[Any]:
+    """Streams whose every life belongs to `tenant` (a stream is exported whole or not at all)."""
+    tenants: dict[Any, set[str]] = {}
+    for _, event in events:
+        data = getattr(event, "data", None)
+        if isinstance(data, dict):
+            found = tenants.setdefault(event.originator_id, set())
+            found.add(str(data["tenant_ctx"]["tenant_id"]))
+    mixed = [stream for stream, found in tenants.items() if len(found) > 1 and tenant in found]
+    if mixed:
+        log.warning("%d streams held sessions of several tenants: not exported", len(mixed))
+    return {stream for stream, found in tenants.items() if found == {tenant}}

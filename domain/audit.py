@@ -1,0 +1,93 @@
+"""What the audit and debugging tools answer with: public, serializable models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.identifiers import SessionKey
+from domain.scope import ReplyScope
+from domain.session import SessionData
+
+
+class EventType(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    WAIT_REGISTERED = "wait_registered"
+    WAIT_CLEARED = "wait_cleared"
+    WAIT_SUPERSEDED = "wait_superseded"
+    WAIT_EXPIRED = "wait_expired"
+    REMOVED = "removed"
+
+
+class AuditModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SessionEvent(AuditModel):
+    """One event of a session's stream, with the session as it was right after it."""
+
+    session_key: SessionKey
+    version: int
+    """1-based place in the key's stream (all lives of the key share one stream)."""
+    position: int
+    """Place in this store's log; an import numbers positions afresh, in the same order."""
+    type: EventType
+    recorded_at: AwareDatetime
+    data: SessionData | None
+    """The session after the event; None when it ended (cleared, expired, removed)."""
+    scope: ReplyScope | None = None
+    user_id: str | None = None
+    superseded_by: SessionKey | None = None
+    expires_at: AwareDatetime | None = None
+    """The session's deadline after the event (for `wait_expired`: the deadline that passed)."""
+    trace_id: str | None = None
+    correlation_id: str | None = None
+    provider_id: str | None = None
+    actor: str | None = None
+    """The user in the caller's context, when it had one."""
+    hash: str
+    prev_hash: str
+
+
+class FieldChange(AuditModel):
+    field: str
+    before: Any
+    after: Any
+
+
+class SessionDiff(AuditModel):
+    """What changed from one version of a session to another."""
+
+    session_key: SessionKey
+    from_version: int
+    to_version: int
+    changes: list[FieldChange]
+    """Flow, pack, cursor fields, tenant context, wait and liveness: each one that differs."""
+    context_patch: list[dict[str, Any]] | None = None
+    """RFC 6902 JSON Patch from the old `context_json` to the new, when both are JSON."""
+    context_diff: str | None = None
+    """A unified text diff of `context_json` when either side is not JSON."""
+
+
+class Explanation(AuditModel):
+    """What `find_wait_by_scope` returned (or would have) at an instant, and why."""
+
+    at: datetime
+    user_key: str
+    scope_key: str
+    scope_hash: str
+    session_key: SessionKey | None
+    reason: str
+    trail: list[str]
+    """The log's events about this scope up to `at`, oldest first, in words."""
+
+
+class VerifyReport(AuditModel):
+    ok: bool
+    problems: list[str]
+    streams: int
+    events: int

@@ -1,0 +1,156 @@
+"""Checking the log and the read models against each other, after the fact.
+
+Three independent witnesses: each event's hash over its content, each event's link to
+the one before it in its stream, and the heads the store recorded with every write. An
+edit made directly in the database breaks at least one of them. The read models are
+then compared with a replay of the events that passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from domain.aggregate import Session
+from domain.audit import VerifyReport
+from domain.chain import GENESIS
+from domain.state import stream_id
+from projections.history import LoggedEvent
+from projections.read_models import MemoryReadModels, StreamHead, WaitEntry
+from projections.replay import rebuild
+
+Decode = Callable[[Notification], Session.Event]
+
+
+@dataclass
+class _Stream:
+    name: str
+    version: int = 0
+    hash: str = GENESIS
+    sound: bool = True  # every event so far checked out: keep replaying it
+    events: list[LoggedEvent] = field(default_factory=list)
+
+
+def verify(
+    log: Iterable[Notification], decode: Decode, stored: MemoryReadModels
+) -> VerifyReport:
+    names = {stream_id(key): key for key in stored.heads}
+    streams: dict[UUID, _Stream] = {}
+    problems: list[str] = []
+    count = 0
+    for notification in log:
+        count += 1
+        stream_key = UUID(str(notification.originator_id))
+        stream = streams.setdefault(
+            stream_key, _Stream(names.get(stream_key, f"stream {stream_key}"))
+        )
+        problems += _check_event(stream, notification, decode)
+    problems += _check_heads(streams, stored.heads)
+    sound = [event for stream in streams.values() for event in stream.events]
+    sound.sort(key=lambda logged: logged[0])
+    problems += drift(stored, rebuild(event for _, event in sound))
+    return VerifyReport(ok=not problems, problems=problems, streams=len(streams), events=count)
+
+
+def _check_event(stream: _Stream, notification: Notification, decode: Decode) -> list[str]:
+    version = notification.originator_version
+    label = f"{stream.name} v{version}"
+    expected, previous_hash = stream.version + 1, stream.hash
+    stream.version = max(stream.version, version)
+    try:
+        event = decode(notification)
+    except Exception as exc:  # any edit can make an event unreadable: report, go on
+        stream.sound = False
+        return [f"{label}: unreadable event ({type(exc).__name__}: {exc})"]
+    if isinstance(event, Session.Created):
+        stream.name = event.session_key
+        label = f"{stream.name} v{version}"
+    problems = []
+    if version > expected:
+        problems.append(f"{stream.name}: v{expected}..v{version - 1} missing (deleted)")
+    elif version < expected:
+        problems.append(f"{label}: out of order in the log (reordered)")
+    elif event.prev_hash != previous_hash:
+        problems.append(
+            f"{label}: does not follow v{version - 1} (inserted, swapped or replaced)"
+        )
+    if event.content_hash() != event.hash:
+        problems.append(f"{label}: content does not match its hash (altered)")
+    stream.hash = event.hash
+    if problems:
+        stream.sound = False
+    if stream.sound:
+        stream.events.append((notification.id, event))
+    return problems
+
+
+def _check_heads(streams: dict[UUID, _Stream], heads: dict[str, StreamHead]) -> list[str]:
+    problems = []
+    for stream in streams.values():
+        head = heads.get(stream.name)
+        if head is None:
+            problems.append(f"{stream.name}: not written by the store (stream inserted)")
+        elif head.version > stream.version:
+            problems.append(
+                f"{stream.name}: the log ends at v{stream.version} but the store recorded "
+                f"v{head.version} (last events deleted)"
+            )
+        elif head.version < stream.version:
+            problems.append(
+                f"{stream.name}: v{head.version + 1}..v{stream.version} were not written by "
+                "the store (inserted)"
+            )
+        elif head.hash != stream.hash:
+            problems.append(f"{stream.name} v{stream.version}: not the event the store wrote")
+    in_log = {stream.name for stream in streams.values()}
+    for key, head in heads.items():
+        if key not in in_log:
+            problems.append(
+                f"{key}: stream missing from the log; the store recorded {head.version} "
+                "events (stream deleted)"
+            )
+    return problems
+
+
+def drift(stored: MemoryReadModels, replayed: MemoryReadModels) -> list[str]:
+    """Each read-model row that differs from the replay, named."""
+    problems = []
+    for key in sorted(stored.states.keys() | replayed.states.keys()):
+        have, want = stored.states.get(key), replayed.states.get(key)
+        if have != want:
+            problems.append(
+                f"read model 'session state' of {key} differs from the log "
+                f"(stored {_version(have)}, log {_version(want)})"
+            )
+    for scope in sorted(stored.scopes.keys() | replayed.scopes.keys()):
+        have_entry, want_entry = stored.scopes.get(scope), replayed.scopes.get(scope)
+        if have_entry != want_entry:
+            problems.append(
+                f"read model 'scope index' entry {scope[:16]}: holds {_entry(have_entry)}, "
+                f"the log says {_entry(want_entry)}"
+            )
+    for user in sorted(stored.waits.keys() | replayed.waits.keys()):
+        have_waits = list(stored.waits.get(user, {}).values())
+        want_waits = list(replayed.waits.get(user, {}).values())
+        if have_waits != want_waits:
+            problems.append(
+                f"read model 'user waits' of user {user[:16]}: "
+                f"{[w.session_key for w in have_waits]}, the log says "
+                f"{[w.session_key for w in want_waits]}"
+            )
+    return problems
+
+
+def _version(state: object) -> str:
+    version = getattr(state, "version", None)
+    return "nothing" if version is None else f"v{version}"
+
+
+def _entry(entry: WaitEntry | None) -> str:
+    if entry is None:
+        return "nothing"
+    until = "" if entry.expires_at is None else f" until {entry.expires_at.isoformat()}"
+    return f"{entry.session_key}{until}"
