@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from domain import SessionStore
+from domain import AuditedSessionStore
 from tests.support import FakeClock
 
 PG_DSN = os.environ.get("GREENTIC_SESSION_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -35,7 +35,9 @@ PERSISTENT_BACKENDS = [
 ]
 
 
-def open_store(url: str, clock: Callable[[], datetime] | None = None) -> SessionStore:
+def open_store(
+    url: str, clock: Callable[[], datetime] | None = None
+) -> AuditedSessionStore:
     """Imported late, so the unit tests of `domain` run while `adapters` is still missing."""
     from adapters import open_store as _open_store
 
@@ -120,7 +122,7 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(store_url: str, fake_clock: FakeClock) -> Iterator[SessionStore]:
+def store(store_url: str, fake_clock: FakeClock) -> Iterator[AuditedSessionStore]:
     """The store under test; it reads time from `fake_clock`, so TTL tests move it by hand."""
     with open_store(store_url, clock=fake_clock) as opened:
         yield opened
@@ -129,13 +131,13 @@ def store(store_url: str, fake_clock: FakeClock) -> Iterator[SessionStore]:
 @pytest.fixture
 def open_another(
     backend: str, store_url: str, fake_clock: FakeClock
-) -> Iterator[Callable[[], SessionStore]]:
+) -> Iterator[Callable[[], AuditedSessionStore]]:
     """Opens more instances on the database of `store`, closed at the end of the test."""
     if backend == "memory":
         pytest.skip("memory:// lives inside one store instance; a second one cannot share it")
-    opened: list[SessionStore] = []
+    opened: list[AuditedSessionStore] = []
 
-    def factory() -> SessionStore:
+    def factory() -> AuditedSessionStore:
         instance = open_store(store_url, clock=fake_clock)
         opened.append(instance)
         return instance
