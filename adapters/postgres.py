@@ -13,8 +13,8 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow, TupleRow, tuple_row
+from psycopg import ClientCursor, Cursor
+from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import PoolTimeout
 
@@ -40,21 +40,39 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.tables = tables_in(datastore.schema)
+        self._insert_event = (
+            f'INSERT INTO "{datastore.schema}"."{events_table_name}" '
+            "(originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+        )
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """After the events, in the same pipeline and transaction.
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The events and their read-model changes in one statement string, one round trip.
 
-        Not in `_insert_events`: the library syncs the pipeline only around this step, so
-        a claim that clashes here surfaces as an `IntegrityError` (retried by the store)
-        instead of aborting the pipeline with an `OperationalError`.
+        Several statements sent as one simple query run as one transaction: committed
+        together, or rolled back together on any error (a clashing version or scope claim).
+        Values are bound client-side by psycopg's `ClientCursor`, which quotes them.
+
+        Unlike the library's recorder there is no `LOCK TABLE`, so writers of different
+        sessions never wait for each other. Positions (notification ids) can then commit
+        out of order, which is safe here: no reader tails the log by position. Every read
+        model is written in the writer's own transaction, and a writer that saw another's
+        effects drew its positions after that one committed, so replaying the committed
+        log in position order rebuilds the same read models. Nor is there the library's
+        retry loop: a lost server fails the write at once with `unavailable`.
         """
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-        with curs.connection.cursor() as read_model_cursor:
-            for statement, params in self.tables.statements(read_model_changes(kwargs)):
-                read_model_cursor.execute(statement, params, prepare=True)
+        statements = [
+            (self._insert_event, (e.originator_id, e.originator_version, e.topic, e.state))
+            for e in stored_events
+        ]
+        statements += self.tables.statements(read_model_changes(kwargs))
+        text = "; ".join(statement for statement, _ in statements)
+        params = [value for _, values in statements for value in values]
+        with self.datastore.get_connection() as connection:
+            ClientCursor(connection).execute(text, params)
+        return None
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.get_connection() as connection:

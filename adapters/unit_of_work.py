@@ -13,6 +13,7 @@ from typing import TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from adapters.application import READ_MODEL_CHANGES, SessionLog
+from adapters.state_cache import StateCache
 from domain.aggregate import Session
 from domain.errors import ErrorCode, SessionError
 from domain.identifiers import SessionKey
@@ -27,16 +28,17 @@ from projections.read_models import ReadModelReader, WaitEntry
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
-    def __init__(self, models: ReadModelReader, op: Operation) -> None:
+    def __init__(self, models: ReadModelReader, cache: StateCache, op: Operation) -> None:
         self.op = op
         self._models = models
+        self._cache = cache
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
 
     def load(self, key: SessionKey) -> Session | None:
         """The key's aggregate, or None if the key never had a stream."""
         if key in self._loaded:
             return self._loaded[key][1]
-        state = self._models.session_state(key)
+        state = self._cache.get(key) or self._models.session_state(key)
         if state is None:
             return None
         session = Session.restore(state)
@@ -58,6 +60,13 @@ class UnitOfWork:
         for before, session in self._loaded.values():
             changes += pending_changes(before, session)
         return in_apply_order(changes)
+
+    def keys(self) -> list[str]:
+        return list(self._loaded)
+
+    def states(self) -> list[SessionState]:
+        """What each loaded session is now (after its events, once they are applied)."""
+        return [session.state() for _, session in self._loaded.values()]
 
     def keep_only_expiries(self) -> None:
         """After a failed command: drop everything but expiries it met (facts, not effects)."""
@@ -86,11 +95,12 @@ class WriteLoop:
         self._log = log_app
         self._models = models
         self._clock = clock
+        self._cache = StateCache()
 
     def run(self, command: Callable[[UnitOfWork], T], trace: Trace, now: datetime | None) -> T:
         """`now`: the operation's instant when not the clock's (a sweep at a given time)."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            unit = UnitOfWork(self._models, Operation(now or self._clock(), trace))
+            unit = UnitOfWork(self._models, self._cache, Operation(now or self._clock(), trace))
             try:
                 result = command(unit)
             except SessionError:
@@ -109,12 +119,22 @@ class WriteLoop:
         )
 
     def _commit(self, unit: UnitOfWork) -> bool:
-        """False when another writer committed first."""
+        """False when another writer committed first (or a cached state was stale)."""
         sessions = unit.sessions()
         if not sessions:
+            self._cache.put(unit.states())
             return True
+        changes = unit.changes()
+        events = [event for session in sessions for event in session.collect_events()]
         try:
-            self._log.save(*sessions, **{READ_MODEL_CHANGES: unit.changes()})
+            # The event store directly: `Application.save` would add snapshotting,
+            # notification and runtime protocol checks this store does not use.
+            self._log.events.put(events, **{READ_MODEL_CHANGES: changes})
         except IntegrityError:
+            self._cache.drop(unit.keys())
             return False
+        except Exception:
+            self._cache.drop(unit.keys())  # committed or not: unknown
+            raise
+        self._cache.put(unit.states())
         return True

@@ -25,11 +25,23 @@ from domain.tenant import TenantCtx
 JsonDict = dict[str, Any]
 
 
+class _Dumped(dict[str, Any]):
+    """A payload that remembers the model it was dumped from, so the event that carries
+    it applies without validating it again. A payload read back from the log is a plain
+    dict and is validated."""
+
+    model: SessionData
+
+
 def _dump(data: SessionData) -> JsonDict:
-    return data.model_dump(mode="json")
+    dumped = _Dumped(data.model_dump(mode="json"))
+    dumped.model = data
+    return dumped
 
 
 def _load(data: JsonDict) -> SessionData:
+    if isinstance(data, _Dumped):
+        return data.model
     return SessionData.model_validate(data)
 
 

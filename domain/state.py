@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from domain.chain import GENESIS
@@ -16,6 +17,7 @@ from domain.session import SessionData
 SESSION_STREAM_NAMESPACE = UUID("6f1d2b1e-8c3a-5d5e-9a41-3c9d7e0b2a10")
 
 
+@lru_cache(maxsize=65536)
 def stream_id(session_key: str) -> UUID:
     """One stream per key for the key's whole life, found again without any index."""
     return uuid5(SESSION_STREAM_NAMESPACE, session_key)
