@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import IO, Any
 
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
 from adapters.application import READ_MODEL_CHANGES, SessionLog
@@ -83,26 +85,31 @@ class AuditTrail:
     # -- questions -----------------------------------------------------------------
 
     def history(self, key: SessionKey) -> list[SessionEvent]:
-        return histories.session_events(self.stream(key))
+        with damaged_log_errors():
+            return histories.session_events(self.stream(key))
 
     def session_at(
         self, key: SessionKey, version: int | None, at: datetime | None
     ) -> SessionData | None:
-        events = self.stream(key)
-        if version is not None:
-            if events and not 1 <= version <= len(events):
-                raise invalid_input(f"{key} has versions 1 to {len(events)}, not {version}")
-            return histories.data_at_version(events, version)
-        assert at is not None
-        return histories.data_at(events, at)
+        with damaged_log_errors():
+            events = self.stream(key)
+            if version is not None:
+                if not 1 <= version <= len(events):
+                    held = f"versions 1 to {len(events)}" if events else "no events"
+                    raise invalid_input(f"{key} has {held}, not version {version}")
+                return histories.data_at_version(events, version)
+            assert at is not None
+            return histories.data_at(events, at)
 
     def diff(self, key: SessionKey, v1: int, v2: int) -> SessionDiff:
-        return diffs.diff(key, self.stream(key), v1, v2)
+        with damaged_log_errors():
+            return diffs.diff(key, self.stream(key), v1, v2)
 
     def explain(
         self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime
     ) -> Explanation:
-        return explaining.explain(self.logged_events(), ctx, user_id, scope, at)
+        with damaged_log_errors():
+            return explaining.explain(self.logged_events(), ctx, user_id, scope, at)
 
     # -- integrity -----------------------------------------------------------------
 
@@ -112,14 +119,8 @@ class AuditTrail:
 
     def rebuild_projections(self) -> None:
         def build(notifications: list[Notification]) -> MemoryReadModels:
-            try:
+            with damaged_log_errors("cannot rebuild: "):
                 return rebuild(self.decode(n) for n in notifications)
-            except Exception as exc:
-                raise SessionError(
-                    ErrorCode.INTERNAL,
-                    f"cannot rebuild: the log does not replay ({exc}); run verify to see "
-                    "what was changed, and restore the log from a backup or an export",
-                ) from exc
 
         self._recorder.replace_read_models(build)
         log.info("read models rebuilt from the log")
@@ -127,20 +128,37 @@ class AuditTrail:
     # -- export and import -----------------------------------------------------------
 
     def export_events(self, fp: IO[str], tenant: str | None) -> int:
-        streams = _streams_of(tenant, self.logged_events()) if tenant is not None else None
-        keys: dict[Any, str] = {}
-        count = 0
-        for position, event in self.logged_events():
-            if isinstance(event, Session.Created):
-                keys[event.originator_id] = event.session_key
-            if streams is not None and event.originator_id not in streams:
-                continue
-            fp.write(json.dumps(self._line(position, event, keys[event.originator_id])) + "\n")
-            count += 1
+        """Refuses a log whose chains are broken, before writing anything (import would)."""
+        with damaged_log_errors("cannot export: "):
+            chain = ChainCheck()
+            tenants: dict[Any, set[str]] = {}
+            for _, event in self.logged_events():
+                chain.check(event)
+                _note_tenant(tenants, event)
+            streams = None if tenant is None else _streams_of(tenant, tenants)
+            keys: dict[Any, str] = {}
+            count = 0
+            for position, event in self.logged_events():
+                if isinstance(event, Session.Created):
+                    keys[event.originator_id] = event.session_key
+                if streams is None or event.originator_id in streams:
+                    line = self._line(position, event, keys[event.originator_id])
+                    fp.write(json.dumps(line) + "\n")
+                    count += 1
         return count
 
     def import_events(self, fp: IO[str]) -> int:
-        events = list(_chained(self._parse(number, line) for number, line in enumerate(fp, 1)))
+        try:
+            lines = list(enumerate(fp, 1))
+        except UnicodeDecodeError as exc:
+            raise invalid_input(f"not an export: the file is not UTF-8 text ({exc})") from exc
+        chain = ChainCheck()
+        events = [self._parse(number, line) for number, line in lines]
+        for event in events:
+            try:
+                chain.check(event)
+            except BrokenChain as exc:
+                raise invalid_input(f"{exc}; nothing was imported") from exc
         if self._recorder.max_notification_id():
             raise SessionError(
                 ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
@@ -190,29 +208,58 @@ class AuditTrail:
         return event
 
 
-def _chained(events: Iterable[Session.Event]) -> Iterator[Session.Event]:
-    """The events, each checked against its hash and the one before it in its stream."""
-    heads: dict[Any, tuple[int, str]] = {}
-    for event in events:
-        version, head = heads.get(event.originator_id, (0, GENESIS))
+class BrokenChain(ValueError):
+    """An event that does not match its hash or does not follow the one before it."""
+
+
+class ChainCheck:
+    """Events in log order, each checked against its hash and its stream's previous one."""
+
+    def __init__(self) -> None:
+        self._heads: dict[Any, tuple[int, str]] = {}
+
+    def check(self, event: Session.Event) -> None:
+        version, head = self._heads.get(event.originator_id, (0, GENESIS))
         name = f"{event.originator_id} v{event.originator_version}"
         if event.originator_version != version + 1 or event.prev_hash != head:
-            raise invalid_input(f"{name} does not follow v{version} in the file; not imported")
+            raise BrokenChain(f"{name} does not follow v{version}")
         if event.content_hash() != event.hash:
-            raise invalid_input(f"{name} does not match its hash; not imported")
-        heads[event.originator_id] = (event.originator_version, event.hash)
-        yield event
+            raise BrokenChain(f"{name} does not match its hash")
+        self._heads[event.originator_id] = (event.originator_version, event.hash)
 
 
-def _streams_of(tenant: str, events: Iterable[LoggedEvent]) -> set[Any]:
+def _note_tenant(tenants: dict[Any, set[str]], event: Session.Event) -> None:
+    data = getattr(event, "data", None)
+    if isinstance(data, dict):
+        tenants.setdefault(event.originator_id, set()).add(str(data["tenant_ctx"]["tenant_id"]))
+
+
+def _streams_of(tenant: str, tenants: dict[Any, set[str]]) -> set[Any]:
     """Streams whose every life belongs to `tenant` (a stream is exported whole or not at all)."""
-    tenants: dict[Any, set[str]] = {}
-    for _, event in events:
-        data = getattr(event, "data", None)
-        if isinstance(data, dict):
-            found = tenants.setdefault(event.originator_id, set())
-            found.add(str(data["tenant_ctx"]["tenant_id"]))
     mixed = [stream for stream, found in tenants.items() if len(found) > 1 and tenant in found]
     if mixed:
         log.warning("%d streams held sessions of several tenants: not exported", len(mixed))
     return {stream for stream, found in tenants.items() if found == {tenant}}
+
+
+REPLAY_ERRORS = (
+    OriginatorIDError,
+    OriginatorVersionError,
+    MapperDeserialisationError,
+    ValueError,  # BrokenChain, pydantic's ValidationError, bad JSON
+    TypeError,
+    KeyError,
+)
+
+
+@contextmanager
+def damaged_log_errors(doing: str = "") -> Iterator[None]:
+    """A log edited behind the store's back may not decode or replay: one clear error."""
+    try:
+        yield
+    except REPLAY_ERRORS as exc:
+        raise SessionError(
+            ErrorCode.INTERNAL,
+            f"{doing}the log does not replay ({type(exc).__name__}: {exc}); run verify to "
+            "see what was changed, and restore the log from a backup or an export",
+        ) from exc

@@ -95,11 +95,15 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         return log, decode_all(*tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
-        """The lock conflicts with every write (each one upserts a state row), not with reads."""
+        """The lock on the events table conflicts with every write, not with reads.
+
+        Every write inserts its events before it touches a read model, so writes under
+        way finish first, and later ones wait before holding any read-model row.
+        """
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
-            state_table = self.tables.projection_tables[0]
-            cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+            events_table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            cursor.execute(f"LOCK TABLE {events_table} IN SHARE ROW EXCLUSIVE MODE")
             models = build(self._select_log(cursor))
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")

@@ -108,7 +108,8 @@ def _reason(
 ) -> str:
     entry = index.scopes.get(target)
     if entry is not None and not is_expired(entry.expires_at, at):
-        return f"{entry.session_key} held this scope: {registration}"
+        took_over = f"; {ended}" if ended else ""  # the session it took the scope from
+        return f"{entry.session_key} held this scope: {registration}{took_over}"
     if entry is not None and entry.expires_at is not None:
         return (
             f"the wait of {entry.session_key} had expired at {entry.expires_at.isoformat()}"

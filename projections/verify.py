@@ -65,12 +65,13 @@ def _check_event(stream: _Stream, notification: Notification, decode: Decode) ->
     except Exception as exc:  # any edit can make an event unreadable: report, go on
         stream.sound = False
         return [f"{label}: unreadable event ({type(exc).__name__}: {exc})"]
-    if isinstance(event, Session.Created):
-        stream.name = event.session_key
+    if isinstance(event, Session.Created) and stream_id(event.session_key) == event.originator_id:
+        stream.name = event.session_key  # a copied Created event must not name another stream
         label = f"{stream.name} v{version}"
     problems = []
     if version > expected:
-        problems.append(f"{stream.name}: v{expected}..v{version - 1} missing (deleted)")
+        gap = f"v{expected}" if expected == version - 1 else f"v{expected}..v{version - 1}"
+        problems.append(f"{stream.name}: {gap} missing (deleted)")
     elif version < expected:
         problems.append(f"{label}: out of order in the log (reordered)")
     elif event.prev_hash != previous_hash:

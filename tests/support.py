@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sysconfig
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from domain import ReplyScope, SessionCursor, SessionData, TenantCtx
+import pytest
+
+from domain import ErrorCode, ReplyScope, SessionCursor, SessionData, SessionError, TenantCtx
 
 # Fixed, so runs are reproducible; far from the real clock, so a store that mixes the real
 # clock into expiry decisions fails the TTL tests.
@@ -77,3 +84,33 @@ def run_together(calls: Sequence[Callable[[], object]]) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return errors
+
+
+@contextmanager
+def raises_code(code: ErrorCode, message: str | None = None) -> Iterator[None]:
+    """The block raises a `SessionError` with this code (and, if given, exactly this message)."""
+    with pytest.raises(SessionError) as error:
+        yield
+    assert error.value.code is code, error.value
+    if message is not None:
+        assert error.value.message == message
+
+
+# Variables that would change what the command-line tool prints or where it looks.
+_CLI_VARIABLES = ("GREENTIC_SESSION_URL", "FORCE_COLOR", "NO_COLOR", "COLUMNS", "TERM")
+
+
+def run_console_script(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`greentic-session` as installed in this environment, in a process of its own, as a
+    user runs it from a shell; stdout is a pipe, so its output is plain text."""
+    script = Path(sysconfig.get_path("scripts")) / "greentic-session"
+    env = {name: value for name, value in os.environ.items() if name not in _CLI_VARIABLES}
+    return subprocess.run(
+        [str(script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
