@@ -27,11 +27,17 @@ from domain.rules import Clock
 from projections.projector import as_changes
 from projections.read_models import MemoryReadModels
 
-SERIAL = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
-
-def tables_in(schema: str) -> SqlReadModels:
-    return SqlReadModels(qualifier=f'"{schema}".', placeholder="%s", serial=SERIAL)
+def tables_in(schema: str, events_table: str) -> SqlReadModels:
+    return SqlReadModels(
+        qualifier=f'"{schema}".',
+        placeholder="%s",
+        event_position=(
+            f'(SELECT notification_id FROM "{schema}"."{events_table}" '
+            "WHERE originator_id = %s AND originator_version = %s)"
+        ),
+        stream_param=lambda stream: stream,
+    )
 
 
 class PostgresSessionRecorder(PostgresApplicationRecorder):
@@ -39,7 +45,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.tables = tables_in(datastore.schema)
+        self.tables = tables_in(datastore.schema, events_table_name)
         self._insert_event = (
             f'INSERT INTO "{datastore.schema}"."{events_table_name}" '
             "(originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"

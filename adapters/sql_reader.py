@@ -58,7 +58,8 @@ class SqlReadModelReader(ABC):
 
 
 def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
-    version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope, head = row
+    (version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope) = row[:7]
+    wait_version, head = row[7:]
     wait = None
     if wait_scope_key is not None:
         wait = Wait(
@@ -66,6 +67,7 @@ def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
             scope_key=wait_scope_key,
             user_id=wait_user_id,
             scope=ReplyScope.model_validate_json(wait_scope),
+            version=wait_version,
         )
     return SessionState(
         session_key=SessionKey(session_key),

@@ -8,9 +8,10 @@ however long a key is. Times are integer microseconds since the epoch (UTC), exa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from domain.state import SessionState, stream_id
 from projections.changes import (
@@ -42,9 +43,21 @@ class SqlReadModels:
     """Statements over the read models `gs_session_state`, `gs_scope_index`,
     `gs_user_waits`, and the heads `gs_stream_heads` (the anchor, never rebuilt)."""
 
-    def __init__(self, *, qualifier: str, placeholder: str, serial: str) -> None:
+    def __init__(
+        self,
+        *,
+        qualifier: str,
+        placeholder: str,
+        event_position: str,
+        stream_param: Callable[[UUID], Any],
+    ) -> None:
+        """`event_position`: a subquery giving the log position of the event with stream id
+        and version `?`, `?` (`stream_param` makes the id parameter)."""
+
         def sql(text: str) -> str:
             return text.replace("{q}", qualifier).replace("?", placeholder)
+
+        self._stream_param = stream_param
 
         self.create_statements = [
             sql(
@@ -52,7 +65,8 @@ class SqlReadModels:
                 "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
                 "version BIGINT NOT NULL, data TEXT, "
                 "expires_at BIGINT, wait_user_key TEXT, wait_scope_key TEXT, "
-                "wait_user_id TEXT, wait_scope TEXT, head_hash TEXT NOT NULL)"
+                "wait_user_id TEXT, wait_scope TEXT, wait_version BIGINT, "
+                "head_hash TEXT NOT NULL)"
             ),
             sql(
                 "CREATE INDEX IF NOT EXISTS gs_session_state_due "
@@ -64,12 +78,12 @@ class SqlReadModels:
             ),
             sql(
                 "CREATE TABLE IF NOT EXISTS {q}gs_user_waits ("
-                f"seq {serial}, user_key TEXT NOT NULL, stream_id TEXT NOT NULL, "
-                "session_key TEXT NOT NULL, expires_at BIGINT, UNIQUE (user_key, stream_id))"
+                "user_key TEXT NOT NULL, stream_id TEXT NOT NULL, session_key TEXT NOT NULL, "
+                "expires_at BIGINT, position BIGINT NOT NULL, PRIMARY KEY (user_key, stream_id))"
             ),
             sql(
                 "CREATE INDEX IF NOT EXISTS gs_user_waits_by_user "
-                "ON {q}gs_user_waits (user_key, seq)"
+                "ON {q}gs_user_waits (user_key, position)"
             ),
             sql(
                 "CREATE TABLE IF NOT EXISTS {q}gs_stream_heads ("
@@ -84,7 +98,7 @@ class SqlReadModels:
         ]
         self.select_state = sql(
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
-            "wait_scope, head_hash FROM {q}gs_session_state WHERE stream_id = ?"
+            "wait_scope, wait_version, head_hash FROM {q}gs_session_state WHERE stream_id = ?"
         )
         self.select_data = sql(
             "SELECT data, expires_at FROM {q}gs_session_state WHERE stream_id = ?"
@@ -93,7 +107,8 @@ class SqlReadModels:
             "SELECT session_key, expires_at FROM {q}gs_scope_index WHERE scope_key = ?"
         )
         self.select_waits = sql(
-            "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? ORDER BY seq"
+            "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? "
+            "ORDER BY position"
         )
         self.select_due = sql(
             "SELECT session_key FROM {q}gs_session_state "
@@ -101,14 +116,14 @@ class SqlReadModels:
         )
         self.select_all_states = sql(
             "SELECT session_key, version, data, expires_at, wait_user_key, wait_scope_key, "
-            "wait_user_id, wait_scope, head_hash FROM {q}gs_session_state"
+            "wait_user_id, wait_scope, wait_version, head_hash FROM {q}gs_session_state"
         )
         self.select_all_heads = sql("SELECT session_key, version, hash FROM {q}gs_stream_heads")
         self.select_all_scopes = sql(
             "SELECT scope_key, session_key, expires_at FROM {q}gs_scope_index"
         )
         self.select_all_waits = sql(
-            "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY seq"
+            "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY position"
         )
         self.select_all = [
             self.select_all_states,
@@ -117,11 +132,12 @@ class SqlReadModels:
             self.select_all_heads,
         ]
         self._put_state = sql(
-            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
             "data = excluded.data, expires_at = excluded.expires_at, "
             "wait_user_key = excluded.wait_user_key, wait_scope_key = excluded.wait_scope_key, "
             "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope, "
+            "wait_version = excluded.wait_version, "
             "head_hash = excluded.head_hash"
         )
         self._record_head = sql(
@@ -134,8 +150,8 @@ class SqlReadModels:
             "DELETE FROM {q}gs_scope_index WHERE scope_key = ? AND session_key = ?"
         )
         self._add_wait = sql(
-            "INSERT INTO {q}gs_user_waits (user_key, stream_id, session_key, expires_at) "
-            "VALUES (?, ?, ?, ?)"
+            "INSERT INTO {q}gs_user_waits (user_key, stream_id, session_key, expires_at, position) "
+            f"VALUES (?, ?, ?, ?, {event_position})"
         )
         self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
 
@@ -155,12 +171,12 @@ class SqlReadModels:
             elif isinstance(change, ReleaseScope):
                 out.append((self._release_scope, (change.scope_key, change.session_key)))
             elif isinstance(change, AddUserWait):
-                stream = str(stream_id(change.session_key))
+                uuid = stream_id(change.session_key)
+                stream = str(uuid)
                 out.append((self._drop_wait, (change.user_key, stream)))
-                expires_at = to_micros(change.expires_at)
-                out.append(
-                    (self._add_wait, (change.user_key, stream, change.session_key, expires_at))
-                )
+                row = (change.user_key, stream, change.session_key, to_micros(change.expires_at))
+                event = (self._stream_param(uuid), change.version)
+                out.append((self._add_wait, (*row, *event)))
             elif isinstance(change, DropUserWait):
                 out.append((self._drop_wait, (change.user_key, str(stream_id(change.session_key)))))
             elif isinstance(change, RecordHead):
@@ -182,5 +198,6 @@ def encode_state(state: SessionState) -> tuple[Any, ...]:
         None if wait is None else wait.scope_key,
         None if wait is None else wait.user_id,
         None if wait is None else wait.scope.model_dump_json(),
+        None if wait is None else wait.version,
         state.head_hash,
     )

@@ -18,7 +18,15 @@ from domain.rules import Clock
 from projections.projector import as_changes
 from projections.read_models import MemoryReadModels
 
-TABLES = SqlReadModels(qualifier="", placeholder="?", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
+EVENTS_TABLE = "stored_events"  # the library's default name for it
+TABLES = SqlReadModels(
+    qualifier="",
+    placeholder="?",
+    event_position=(
+        f"(SELECT rowid FROM {EVENTS_TABLE} WHERE originator_id = ? AND originator_version = ?)"
+    ),
+    stream_param=lambda stream: stream.hex,  # the library stores UUIDs as hex text here
+)
 
 
 class SQLiteSessionRecorder(SQLiteApplicationRecorder):
@@ -30,9 +38,10 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
         for statement, params in TABLES.statements(read_model_changes(kwargs)):
             c.execute(statement, params)
-        return super()._insert_events(c, stored_events, **kwargs)
+        return positions
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:

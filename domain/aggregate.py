@@ -117,6 +117,7 @@ class Session(Aggregate):
                 scope_key=self.scope_key,
                 user_id=self.user_id,
                 scope=ReplyScope.model_validate(self.scope),
+                version=self.originator_version,
             )
 
     class WaitSuperseded(Event):

@@ -31,6 +31,9 @@ class Wait:
     scope_key: str
     user_id: str
     scope: ReplyScope
+    version: int
+    """The stream version of the `WaitRegistered` event: the user's waits are listed in the
+    log order of these events."""
 
 
 @dataclass(frozen=True, slots=True)

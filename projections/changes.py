@@ -38,11 +38,13 @@ class ReleaseScope:
 
 @dataclass(frozen=True, slots=True)
 class AddUserWait:
-    """Append the session to the end of the user's waits (latest registration last)."""
+    """Put the session among the user's waits, placed by the log position of the event that
+    registered it (stream version `version`): the latest registration comes last."""
 
     user_key: str
     session_key: str
     expires_at: datetime | None
+    version: int
 
 
 @dataclass(frozen=True, slots=True)

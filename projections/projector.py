@@ -21,7 +21,7 @@ from projections.changes import (
     RecordHead,
     ReleaseScope,
 )
-from projections.read_models import MemoryReadModels
+from projections.read_models import MemoryReadModels, WaitEntry
 
 
 def changes_for(before: SessionState | None, after: SessionState, registered: bool) -> list[Change]:
@@ -36,7 +36,7 @@ def changes_for(before: SessionState | None, after: SessionState, registered: bo
     if new is not None and moved:
         changes += [
             ClaimScope(new.scope_key, key, after.expires_at),
-            AddUserWait(new.user_key, key, after.expires_at),
+            AddUserWait(new.user_key, key, after.expires_at, new.version),
         ]
     changes.append(PutState(after))
     return changes
@@ -65,6 +65,12 @@ def replay(events: Iterable[Session.Event | Session.Created]) -> Iterator[Change
         yield RecordHead(mutated.session_key, mutated.version, mutated.head_hash)
 
 
+def _registered(models: MemoryReadModels, entry: WaitEntry) -> int:
+    wait = models.states[entry.session_key].wait
+    assert wait is not None, "a user wait without a wait in its session's state"
+    return wait.version
+
+
 def as_changes(models: MemoryReadModels, *, heads: bool) -> list[Change]:
     """Changes that fill empty read models (and the heads, if asked) with `models`."""
     changes: list[Change] = [PutState(state) for state in models.states.values()]
@@ -73,7 +79,7 @@ def as_changes(models: MemoryReadModels, *, heads: bool) -> list[Change]:
         for scope_key, entry in models.scopes.items()
     ]
     changes += [
-        AddUserWait(user_key, entry.session_key, entry.expires_at)
+        AddUserWait(user_key, entry.session_key, entry.expires_at, _registered(models, entry))
         for user_key, waits in models.waits.items()
         for entry in waits.values()
     ]

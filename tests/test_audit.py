@@ -885,6 +885,32 @@ def test_rebuild_while_others_write_loses_no_write(store: AuditedSessionStore) -
     assert report.ok, report.problems
 
 
+def test_one_users_waits_registered_at_once_are_listed_in_log_order(
+    store: AuditedSessionStore,
+) -> None:
+    """Writers of different sessions do not wait for each other; the user's waits still
+    come back in the order a replay of the log gives."""
+    errors: list[BaseException] = []
+
+    def register(writer: int) -> None:
+        try:
+            for round_ in range(25):
+                scope = make_scope(f"chat-{writer}-{round_}")
+                wait(store, f"w{writer}-{round_ % 5}", "n1", scope=scope)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=register, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    assert errors == []
+    assert len(store.list_waits_for_user(CTX, USER)) == 20
+    assert store.current_read_models() == store.replay_read_models()
+
+
 # -- export and import ---------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ def wait_at(conversation: str) -> Wait:
         scope_key=f"scope-{conversation}",
         user_id="alice",
         scope=ReplyScope(conversation=conversation),
+        version=2,
     )
 
 
@@ -48,7 +49,7 @@ def test_a_first_wait_claims_its_scope_and_joins_the_users_waits() -> None:
     after = state(2, wait_at("a"))
     assert changes_for(state(1), after, registered=True) == [
         ClaimScope("scope-a", KEY, LATER),
-        AddUserWait("user-key", KEY, LATER),
+        AddUserWait("user-key", KEY, LATER, 2),
         PutState(after),
     ]
 
@@ -59,7 +60,7 @@ def test_a_wait_on_a_new_scope_releases_the_old_one() -> None:
         ReleaseScope("scope-a", KEY),
         DropUserWait("user-key", KEY),
         ClaimScope("scope-b", KEY, LATER),
-        AddUserWait("user-key", KEY, LATER),
+        AddUserWait("user-key", KEY, LATER, 2),
     ]
 
 
@@ -117,5 +118,5 @@ def test_a_release_leaves_a_scope_that_another_session_holds() -> None:
 def test_user_waits_are_listed_in_order_of_latest_registration() -> None:
     models = MemoryReadModels()
     for key in ("a", "b", "a"):
-        models.apply([AddUserWait("user-key", key, None)])
+        models.apply([AddUserWait("user-key", key, None, 1)])
     assert [w.session_key for w in models.user_waits("user-key")] == ["b", "a"]
