@@ -149,14 +149,31 @@ class SqlReadModels:
         self._release_scope = sql(
             "DELETE FROM {q}gs_scope_index WHERE scope_key = ? AND session_key = ?"
         )
-        self._add_wait = sql(
+        add_wait = (
             "INSERT INTO {q}gs_user_waits (user_key, stream_id, session_key, expires_at, position) "
-            f"VALUES (?, ?, ?, ?, {event_position})"
+            "{values} ON CONFLICT (user_key, stream_id) DO UPDATE SET "
+            "session_key = excluded.session_key, expires_at = excluded.expires_at, "
+            "position = excluded.position"
+        )
+        self._add_wait = sql(add_wait.replace("{values}", f"VALUES (?, ?, ?, ?, {event_position})"))
+        self._add_wait_after = sql(
+            add_wait.replace(
+                "{values}",
+                "SELECT ?, ?, ?, ?, notification_id FROM {events} "
+                "WHERE originator_id = ? AND originator_version = ?",
+            )
         )
         self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
 
-    def statements(self, changes: Iterable[Change]) -> list[Statement]:
-        """The writes that apply `changes`; a clashing claim fails on the primary key."""
+    def statements(self, changes: Iterable[Change], events: str | None = None) -> list[Statement]:
+        """The writes that apply `changes`; a clashing claim fails on the primary key.
+
+        `events`: the name of a `WITH` query that inserts the events and returns their
+        positions, when the writes become parts of one statement (they cannot see the
+        events table's new rows then)."""
+        add_wait = self._add_wait if events is None else self._add_wait_after.replace(
+            "{events}", events
+        )
         out: list[Statement] = []
         for change in changes:
             if isinstance(change, PutState):
@@ -172,11 +189,9 @@ class SqlReadModels:
                 out.append((self._release_scope, (change.scope_key, change.session_key)))
             elif isinstance(change, AddUserWait):
                 uuid = stream_id(change.session_key)
-                stream = str(uuid)
-                out.append((self._drop_wait, (change.user_key, stream)))
-                row = (change.user_key, stream, change.session_key, to_micros(change.expires_at))
-                event = (self._stream_param(uuid), change.version)
-                out.append((self._add_wait, (*row, *event)))
+                expires_at = to_micros(change.expires_at)
+                row = (change.user_key, str(uuid), change.session_key, expires_at)
+                out.append((add_wait, (*row, self._stream_param(uuid), change.version)))
             elif isinstance(change, DropUserWait):
                 out.append((self._drop_wait, (change.user_key, str(stream_id(change.session_key)))))
             elif isinstance(change, RecordHead):

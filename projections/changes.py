@@ -74,7 +74,8 @@ def _phase(change: Change) -> int:
     return 2
 
 
-def _row(change: Change) -> tuple[str, str]:
+def row_of(change: Change) -> tuple[str, str]:
+    """The read-model row a change writes."""
     if isinstance(change, PutState):
         return ("state", change.state.session_key)
     if isinstance(change, RecordHead):
@@ -87,4 +88,4 @@ def _row(change: Change) -> tuple[str, str]:
 def in_apply_order(changes: list[Change]) -> list[Change]:
     """Releases before claims, so a takeover frees the scope before the new owner claims it;
     within a phase by row, so concurrent writers lock shared rows in the same order."""
-    return sorted(changes, key=lambda change: (_phase(change), _row(change)))
+    return sorted(changes, key=lambda change: (_phase(change), row_of(change)))

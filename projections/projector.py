@@ -32,7 +32,9 @@ def changes_for(before: SessionState | None, after: SessionState, registered: bo
     moved = registered or old != new
     changes: list[Change] = []
     if old is not None and moved:
-        changes += [ReleaseScope(old.scope_key, key), DropUserWait(old.user_key, key)]
+        changes.append(ReleaseScope(old.scope_key, key))
+        if new is None or new.user_key != old.user_key:  # else the new entry replaces it
+            changes.append(DropUserWait(old.user_key, key))
     if new is not None and moved:
         changes += [
             ClaimScope(new.scope_key, key, after.expires_at),

@@ -56,12 +56,16 @@ def test_a_first_wait_claims_its_scope_and_joins_the_users_waits() -> None:
 
 def test_a_wait_on_a_new_scope_releases_the_old_one() -> None:
     changes = changes_for(state(1, wait_at("a")), state(2, wait_at("b")), registered=True)
-    assert changes[:4] == [
+    assert changes[:3] == [
         ReleaseScope("scope-a", KEY),
-        DropUserWait("user-key", KEY),
         ClaimScope("scope-b", KEY, LATER),
         AddUserWait("user-key", KEY, LATER, 2),
     ]
+
+
+def test_a_wait_that_ends_leaves_the_users_waits() -> None:
+    changes = changes_for(state(1, wait_at("a")), state(2, live=False), registered=False)
+    assert DropUserWait("user-key", KEY) in changes
 
 
 def test_registering_the_same_scope_again_reclaims_it() -> None:
