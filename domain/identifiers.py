@@ -19,6 +19,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9._-]+")
 
 def check_text(value: str, what: str) -> str:
     """Reject strings that cannot be stored as UTF-8 (lone surrogates) on any backend."""
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:

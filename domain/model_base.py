@@ -28,7 +28,7 @@ class ContractModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
+        if isinstance(value, str) and not value.isascii():  # ASCII is always storable
             check_text(value, f"{cls.__name__}.{info.field_name}")
         return value
 
@@ -37,4 +37,4 @@ class ContractModel(BaseModel):
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
         dumped: dict[str, Any] = handler(self)
-        return {k: v for k, v in dumped.items() if v is not None and v != {}}
+        return {k: v for k, v in dumped.items() if v is not None and (v or type(v) is not dict)}
