@@ -30,7 +30,14 @@ from domain import (
     UserId,
 )
 from tests.conftest import open_store
-from tests.support import FakeClock, make_ctx, make_data, make_scope, run_together
+from tests.support import (
+    FakeClock,
+    make_ctx,
+    make_data,
+    make_scope,
+    raises_code,
+    run_together,
+)
 
 USER = "alice"
 CTX = make_ctx(user=USER)
@@ -65,15 +72,6 @@ def wait(
 def find_by_user(store: SessionStore, ctx: TenantCtx, user: str) -> Any:
     with pytest.warns(DeprecationWarning):
         return store.find_by_user(ctx, user)
-
-
-@contextmanager
-def raises_code(code: ErrorCode, message: str | None = None) -> Iterator[None]:
-    with pytest.raises(SessionError) as error:
-        yield
-    assert error.value.code is code, error.value
-    if message is not None:
-        assert error.value.message == message
 
 
 def raises_invalid(message: str | None = None) -> AbstractContextManager[None]:
