@@ -7,7 +7,6 @@ in one transaction. Backends differ only in the recorder and the reader they plu
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -87,22 +86,6 @@ class EventSourcedSessionStore(AuditedSessionStore):
             entries = self._models.user_waits(lookup)
         now = self._clock()
         return [SessionKey(e.session_key) for e in entries if not is_expired(e.expires_at, now)]
-
-    def find_by_user(
-        self, ctx: TenantCtx, user: UserId | str
-    ) -> tuple[SessionKey, SessionData] | None:
-        warnings.warn(
-            "find_by_user is deprecated; use find_wait_by_scope or list_waits_for_user",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        keys = self.list_waits_for_user(ctx, user)
-        if len(keys) > 1:
-            raise invalid_input("multiple waits exist for user; use scope-based routing instead")
-        if not keys:
-            return None
-        data = self.get_session(keys[0])
-        return None if data is None else (keys[0], data)
 
     # -- writes ------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ preserved exactly when the owner is unchanged, so an update checks it in its WHE
 from __future__ import annotations
 
 import threading
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from domain import ReplyScope, SessionData, SessionKey, SessionStore, TenantCtx, UserId
-from domain.errors import ErrorCode, SessionError, invalid_input
+from domain.errors import ErrorCode, SessionError
 from domain.rules import (
     Clock,
     deadline,
@@ -160,17 +159,3 @@ class FloorStore(SessionStore):
     def scope_lookup(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> str:
         scope = expect(scope, ReplyScope, "scope")
         return scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), scope)
-
-    def find_by_user(
-        self, ctx: TenantCtx, user: UserId | str
-    ) -> tuple[SessionKey, SessionData] | None:
-        warnings.warn(
-            "find_by_user is deprecated; use find_wait_by_scope or list_waits_for_user",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        keys = self.list_waits_for_user(ctx, user)
-        if len(keys) > 1:
-            raise invalid_input("multiple waits exist for user; use scope-based routing instead")
-        data = self.get_session(keys[0]) if keys else None
-        return None if data is None else (keys[0], data)

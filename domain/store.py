@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import IO, Self
 
 from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from domain.errors import invalid_input
 from domain.identifiers import SessionKey, TenantId, UserId
 from domain.scope import ReplyScope
 from domain.session import SessionData
@@ -55,11 +57,23 @@ class SessionStore(ABC):
     @abstractmethod
     def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None: ...
 
-    @abstractmethod
     def find_by_user(
         self, ctx: TenantCtx, user: UserId | str
     ) -> tuple[SessionKey, SessionData] | None:
-        """Deprecated: use `find_wait_by_scope` or `list_waits_for_user`."""
+        """Deprecated: use `find_wait_by_scope` or `list_waits_for_user`.
+
+        The user's only wait and its session; more than one wait is ambiguous.
+        """
+        warnings.warn(
+            "find_by_user is deprecated; use find_wait_by_scope or list_waits_for_user",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        keys = self.list_waits_for_user(ctx, user)
+        if len(keys) > 1:
+            raise invalid_input("multiple waits exist for user; use scope-based routing instead")
+        data = self.get_session(keys[0]) if keys else None
+        return None if data is None else (keys[0], data)
 
     @abstractmethod
     def close(self) -> None: ...
