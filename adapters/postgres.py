@@ -8,6 +8,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    IntegrityError,
     Notification,
     StoredEvent,
 )
@@ -76,15 +77,20 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for value in (e.originator_id, e.originator_version, e.topic, e.state)
         ]
         with self.datastore.get_connection() as connection:
-            if len({row_of(change) for change in changes}) == len(changes):
-                text, params = self._as_one_statement(len(stored_events), changes)
-                connection.execute(text, [*events, *params], prepare=True)
-            else:
-                statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
-                statements += self.tables.statements(changes)
-                text = "; ".join(statement for statement, _ in statements)
-                params = [value for _, values in statements for value in values]
-                ClientCursor(connection).execute(text, params)
+            try:
+                if len({row_of(change) for change in changes}) == len(changes):
+                    text, params = self._as_one_statement(len(stored_events), changes)
+                    connection.execute(text, [*events, *params], prepare=True)
+                else:
+                    statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
+                    statements += self.tables.statements(changes)
+                    text = "; ".join(statement for statement, _ in statements)
+                    params = [value for _, values in statements for value in values]
+                    ClientCursor(connection).execute(text, params)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                # Two writers each waiting for a row the other has just written (a
+                # deadlock): the server rolled one back. Like a clash, it is retried.
+                raise IntegrityError(f"rolled back by the server: {exc}") from exc
         return None
 
     def _as_one_statement(self, events: int, changes: list[Change]) -> tuple[str, list[Any]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from domain import ErrorCode, SessionError, SessionStore
+from domain import AuditedSessionStore, ErrorCode, SessionError, SessionStore
 from tests.conftest import PERSISTENT_BACKENDS, Databases, open_store
 from tests.support import FakeClock, make_ctx, make_data, make_scope, run_together
 
@@ -345,6 +345,29 @@ def test_racing_registrations_of_one_new_key_from_two_instances(
     stored = store.get_session("shared")
     assert stored is not None
     assert stored.cursor.node_pointer == f"from-{owners[0]}"
+
+
+@persistent
+def test_instances_hammering_the_same_sessions_and_scopes_all_succeed(
+    store: AuditedSessionStore, open_another: OpenAnother
+) -> None:
+    """Takeovers, moves and updates racing on shared rows: every call applies (a deadlock
+    or clash between writers is retried, never reported), and the log still verifies."""
+    instances = [store, open_another(), open_another()]
+    keys = [f"shared-{n}" for n in range(4)]
+    for key in keys:
+        store.register_wait(CTX, USER, SCOPES[0], key, make_data(CTX, node=key))
+
+    def writer(index: int) -> None:
+        instance = instances[index]
+        for n in range(30):
+            key = keys[(index + n) % len(keys)]
+            instance.register_wait(CTX, USER, SCOPES[n % 3], key, make_data(CTX, node=f"{n}"))
+            instance.update_session(keys[n % len(keys)], make_data(CTX, node=f"u{index}-{n}"))
+
+    assert run_together([partial(writer, i) for i in range(len(instances))]) == []
+    report = store.verify()
+    assert report.ok, report.problems
 
 
 # -- locations -----------------------------------------------------------------------------
