@@ -57,6 +57,8 @@ class AuditTrail:
     def __init__(self, log_app: SessionLog, recorder: LogAccess) -> None:
         self._log = log_app
         self._recorder = recorder
+        # Exports hold the events' JSON in clear, whatever compression or cipher the log uses.
+        self._plain_mapper: Mapper[Any] = Mapper(transcoder=log_app.mapper.transcoder)
 
     # -- reading the log -----------------------------------------------------------
 
@@ -192,8 +194,7 @@ class AuditTrail:
             fields = json.loads(line)
             if fields["topic"] not in EVENT_TOPICS:
                 raise ValueError(f"unknown event topic {fields['topic']!r}")
-            plain: Mapper[Any] = Mapper(transcoder=self._log.mapper.transcoder)
-            event = plain.to_domain_event(
+            event = self._plain_mapper.to_domain_event(
                 Notification(
                     id=number,
                     originator_id=stream_id(fields["session_key"]),

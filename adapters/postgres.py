@@ -15,7 +15,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import ClientCursor, Cursor
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed
 from psycopg_pool import PoolTimeout
 
 from adapters.application import SessionLog, read_model_changes
@@ -32,11 +32,12 @@ EVENT_COLUMNS = "notification_id, originator_id, originator_version"
 
 
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
+    """`events_table`: the log's table, schema-qualified and quoted."""
     return SqlReadModels(
         qualifier=f'"{schema}".',
         placeholder="%s",
         event_position=(
-            f'(SELECT notification_id FROM "{schema}"."{events_table}" '
+            f"(SELECT notification_id FROM {events_table} "
             "WHERE originator_id = %s AND originator_version = %s)"
         ),
         stream_param=lambda stream: stream,
@@ -44,11 +45,16 @@ def tables_in(schema: str, events_table: str) -> SqlReadModels:
 
 
 class PostgresSessionRecorder(PostgresApplicationRecorder):
-    """Writes the read-model changes in the transaction (and pipeline) of the append."""
+    """Writes the read-model changes in the transaction of the append."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.tables = tables_in(datastore.schema, events_table_name)
+        self._events_table = f'"{datastore.schema}"."{events_table_name}"'
+        self._select_events = (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self._events_table}"
+        )
+        self.tables = tables_in(datastore.schema, self._events_table)
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
     def insert_events(
@@ -103,16 +109,15 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
 
     def _insert_events_sql(self, events: int) -> str:
         return (
-            f'INSERT INTO "{self.datastore.schema}"."{self.events_table_name}" '
-            "(originator_id, originator_version, topic, state) VALUES "
-            + ", ".join(["(%s, %s, %s, %s)"] * events)
+            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state) "
+            "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * events)
         )
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(
-                self._select_events + SQL(" WHERE originator_id = %s ORDER BY originator_version"),
+                f"{self._select_events} WHERE originator_id = %s ORDER BY originator_version",
                 (stream,),
             )
             return [_notification(row) for row in cursor.fetchall()]
@@ -136,22 +141,15 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         """
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
-            events_table = f'"{self.datastore.schema}"."{self.events_table_name}"'
-            cursor.execute(f"LOCK TABLE {events_table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {self._events_table} IN SHARE ROW EXCLUSIVE MODE")
             models = build(self._select_log(cursor))
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
             for statement, params in self.tables.statements(as_changes(models, heads=False)):
                 cursor.execute(statement, params)
 
-    @property
-    def _select_events(self) -> Composed:
-        return SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-
     def _select_log(self, cursor: Cursor[TupleRow]) -> list[Notification]:
-        cursor.execute(self._select_events + SQL(" ORDER BY notification_id"))
+        cursor.execute(f"{self._select_events} ORDER BY notification_id")
         return [_notification(row) for row in cursor.fetchall()]
 
 

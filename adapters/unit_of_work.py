@@ -20,7 +20,7 @@ from domain.identifiers import SessionKey
 from domain.operation import Operation, Trace
 from domain.rules import Clock
 from domain.state import SessionState
-from projections.changes import Change, in_apply_order
+from projections.changes import Change, PutState, in_apply_order
 from projections.projector import pending_changes
 from projections.read_models import ReadModelReader, WaitEntry
 
@@ -63,10 +63,6 @@ class UnitOfWork:
 
     def keys(self) -> list[str]:
         return list(self._loaded)
-
-    def states(self) -> list[SessionState]:
-        """What each loaded session is now (after its events, once they are applied)."""
-        return [session.state() for _, session in self._loaded.values()]
 
     def keep_only_expiries(self) -> None:
         """After a failed command: drop everything but expiries it met (facts, not effects)."""
@@ -122,7 +118,6 @@ class WriteLoop:
         """False when another writer committed first (or a cached state was stale)."""
         sessions = unit.sessions()
         if not sessions:
-            self._cache.put(unit.states())
             return True
         changes = unit.changes()
         events = [event for session in sessions for event in session.collect_events()]
@@ -136,5 +131,5 @@ class WriteLoop:
         except Exception:
             self._cache.drop(unit.keys())  # committed or not: unknown
             raise
-        self._cache.put(unit.states())
+        self._cache.put(change.state for change in changes if isinstance(change, PutState))
         return True

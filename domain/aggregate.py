@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -43,6 +44,21 @@ def _load(data: JsonDict) -> SessionData:
     if isinstance(data, _Dumped):
         return data.model
     return SessionData.model_validate(data)
+
+
+def _stamped(
+    event_class: type[Session.Event],
+    stream: UUID,
+    version: int,
+    prev_hash: str,
+    op: Operation,
+    fields: JsonDict,
+) -> JsonDict:
+    """An event's arguments: its fields, the operation's time and trace, and its link in the
+    stream's hash chain (the hash `content_hash` recomputes later)."""
+    body = {"trace": op.trace, **fields}
+    digest = event_hash(stream, version, event_class.__qualname__, op.now, prev_hash, body)
+    return {"timestamp": op.now, "prev_hash": prev_hash, "hash": digest, **body}
 
 
 class Session(Aggregate):
@@ -163,10 +179,9 @@ class Session(Aggregate):
     def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData, op: Operation) -> Session:
         ensure_alignment(ctx, data)
         stream = stream_id(key)
-        body = {"trace": op.trace, "session_key": str(key), "data": _dump(data)}
-        digest = event_hash(stream, 1, cls.Created.__qualname__, op.now, GENESIS, body)
+        fields = {"session_key": str(key), "data": _dump(data)}
         return cls._create(
-            cls.Created, id=stream, timestamp=op.now, prev_hash=GENESIS, hash=digest, **body
+            cls.Created, id=stream, **_stamped(cls.Created, stream, 1, GENESIS, op, fields)
         )
 
     @classmethod
@@ -197,14 +212,8 @@ class Session(Aggregate):
 
     def _record(self, event_class: type[Event], op: Operation, **fields: Any) -> None:
         """Trigger the event stamped with the operation and chained to the stream's head."""
-        body = {"trace": op.trace, **fields}
-        version = self.version + 1
-        digest = event_hash(
-            self.id, version, event_class.__qualname__, op.now, self.head_hash, body
-        )
-        self.trigger_event(
-            event_class, timestamp=op.now, prev_hash=self.head_hash, hash=digest, **body
-        )
+        stamped = _stamped(event_class, self.id, self.version + 1, self.head_hash, op, fields)
+        self.trigger_event(event_class, **stamped)
 
     # -- commands ------------------------------------------------------------
 

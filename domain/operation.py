@@ -33,7 +33,3 @@ class Operation:
 
     now: datetime
     trace: Trace = field(default_factory=dict)
-
-    @classmethod
-    def by(cls, ctx: TenantCtx | None, now: datetime) -> Operation:
-        return cls(now, trace_of(ctx))
