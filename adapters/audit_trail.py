@@ -16,6 +16,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notifi
 from eventsourcing.utils import get_topic
 
 from adapters.application import READ_MODEL_CHANGES, SessionLog
+from adapters.encryption import check_key
 from adapters.log_access import LogAccess
 from domain.aggregate import Session
 from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
@@ -59,6 +60,13 @@ class AuditTrail:
         self._recorder = recorder
         # Exports hold the events' JSON in clear, whatever compression or cipher the log uses.
         self._plain_mapper: Mapper[Any] = Mapper(transcoder=log_app.mapper.transcoder)
+
+    def check_key(self) -> None:
+        """The first event decrypts with this store's key (or needs none): a wrong or missing
+        key fails here, at open, and clearly."""
+        first = self._log.recorder.select_notifications(None, 1)
+        if first:
+            check_key(self._log.mapper.cipher, first[0].state)
 
     # -- reading the log -----------------------------------------------------------
 

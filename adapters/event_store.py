@@ -17,6 +17,7 @@ from adapters.application import SessionLog
 from adapters.audit_trail import AuditTrail
 from adapters.errors import database_errors
 from adapters.log_access import LogAccess
+from adapters.store_options import StoreOptions
 from adapters.unit_of_work import UnitOfWork, WriteLoop
 from domain.aggregate import Session
 from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
@@ -24,14 +25,15 @@ from domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from domain.identifiers import SessionKey, TenantId, UserId
 from domain.operation import trace_of
 from domain.rules import (
-    Clock,
     deadline,
+    ensure_context_size,
+    ensure_scope_free,
     expect,
+    expected_version_arg,
     is_expired,
     is_live,
     scope_key,
     user_key,
-    utc_now,
 )
 from domain.scope import ReplyScope
 from domain.session import SessionData
@@ -49,13 +51,15 @@ class EventSourcedSessionStore(AuditedSessionStore):
         log_app: SessionLog,
         read_models: ReadModelReader,
         recorder: LogAccess,
-        *,
-        clock: Clock | None = None,
+        options: StoreOptions | None = None,
     ) -> None:
+        options = options or StoreOptions()
         self._log = log_app
+        self._max_context_bytes = options.max_context_bytes
         self._models = read_models
         self._audit = AuditTrail(log_app, recorder)
-        self._clock = clock or utc_now
+        self._audit.check_key()
+        self._clock = options.clock
         self._writer = WriteLoop(log_app, read_models, self._clock)
         self._closed = False
 
@@ -91,7 +95,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
     def create_session(self, ctx: TenantCtx, data: SessionData) -> SessionKey:
         ctx = expect(ctx, TenantCtx, "ctx")
-        data = expect(data, SessionData, "data")
+        data = self._data(data)
 
         def create(unit: UnitOfWork) -> SessionKey:
             key = SessionKey(str(uuid4()))
@@ -100,15 +104,19 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         return self._write(create, ctx)
 
-    def update_session(self, key: SessionKey | str, data: SessionData) -> None:
+    def update_session(
+        self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
+    ) -> None:
         key = SessionKey(key)
-        data = expect(data, SessionData, "data")
+        data = self._data(data)
+        expected = expected_version_arg(expected_version)
 
         def update(unit: UnitOfWork) -> None:
-            session = unit.load(key)
+            # A version check needs the stored version, never this process's cached one.
+            session = unit.load(key, fresh=expected is not None)
             if session is None:
                 raise not_found(key)
-            session.update(data, unit.op)
+            session.update(data, unit.op, expected)
 
         self._write(update, data.tenant_ctx)
 
@@ -131,12 +139,15 @@ class EventSourcedSessionStore(AuditedSessionStore):
         session_key: SessionKey | str,
         data: SessionData,
         ttl: timedelta | None = None,
+        *,
+        if_absent: bool = False,
     ) -> None:
         ctx = expect(ctx, TenantCtx, "ctx")
         user = UserId(user_id)
         scope = _scope(scope)
         key = SessionKey(session_key)
-        data = expect(data, SessionData, "data")
+        data = self._data(data)
+        if_absent = expect(if_absent, bool, "if_absent")
         waits_key, wait_scope_key = user_key(ctx, user), scope_key(ctx, user, scope)
 
         def register(unit: UnitOfWork) -> None:
@@ -145,6 +156,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
                 session = Session.start(ctx, key, data, unit.op)
                 unit.add(session)
             holder = unit.scope_entry(wait_scope_key)
+            if if_absent and holder is not None:
+                ensure_scope_free(holder.session_key, holder.expires_at, unit.op.now)
             session.register_wait(
                 ctx,
                 user,
@@ -290,6 +303,11 @@ class EventSourcedSessionStore(AuditedSessionStore):
         """`ctx`: the caller's context, whose trace ids the events carry."""
         with self._database("write"):
             return self._writer.run(command, trace_of(ctx), now)
+
+    def _data(self, data: object) -> SessionData:
+        data = expect(data, SessionData, "data")
+        ensure_context_size(data, self._max_context_bytes)
+        return data
 
     def _instant(self, at: datetime | None) -> datetime:
         if at is None:

@@ -18,7 +18,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from adapters.application import SessionLog, read_model_changes
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
-from domain.rules import Clock
+from adapters.store_options import StoreOptions
 from domain.state import SessionState
 from projections.read_models import MemoryReadModels, ScopeTaken, StoredData, WaitEntry
 
@@ -106,8 +106,9 @@ class MemorySessionLog(SessionLog):
         return MemorySessionRecorder()
 
 
-def open_memory_store(clock: Clock | None = None) -> EventSourcedSessionStore:
-    log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def open_memory_store(options: StoreOptions) -> EventSourcedSessionStore:
+    """With a key, events are encrypted like on disk; the read models are live objects."""
+    log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo", **options.log_settings})
     recorder = log.recorder
     assert isinstance(recorder, MemorySessionRecorder)
-    return EventSourcedSessionStore(log, LockedReader(recorder), recorder, clock=clock)
+    return EventSourcedSessionStore(log, LockedReader(recorder), recorder, options)

@@ -10,14 +10,16 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from adapters.encryption import cipher_settings, resolve_key
 from adapters.errors import database_errors
 from adapters.event_store import EventSourcedSessionStore
 from adapters.memory import open_memory_store
 from adapters.postgres import open_postgres_store
 from adapters.sqlite import open_sqlite_store
-from adapters.urls import parse_store_url, resolve_url
+from adapters.store_options import StoreOptions
+from adapters.urls import parse_store_url, resolve_max_context_bytes, resolve_url
 from domain.errors import ErrorCode, SessionError
-from domain.rules import Clock
+from domain.rules import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +27,37 @@ log = logging.getLogger(__name__)
 _SETUP_LOCK = 0x67726E74
 
 
-def open_store(url: str | None = None, *, clock: Clock | None = None) -> EventSourcedSessionStore:
+def open_store(
+    url: str | None = None,
+    *,
+    clock: Clock | None = None,
+    encryption_key: str | None = None,
+    max_context_bytes: int | None = None,
+) -> EventSourcedSessionStore:
     """Open (creating tables on first use) the store at `url`.
 
     `url` defaults to `GREENTIC_SESSION_URL`, else `sqlite:///greentic-sessions.db`.
     `clock` decides expiry (a callable returning an aware UTC datetime; tests pass a fake).
+    `encryption_key` (default `GREENTIC_SESSION_ENCRYPTION_KEY`): AES-GCM at rest, base64
+    of 16, 24 or 32 bytes (`greentic-session keygen`). `max_context_bytes` bounds a
+    session's `context_json` (default `GREENTIC_SESSION_MAX_CONTEXT_BYTES`, else 16 MiB).
     """
     if clock is not None:
         _check_clock(clock)
+    options = StoreOptions(
+        clock=clock or utc_now,
+        max_context_bytes=resolve_max_context_bytes(max_context_bytes),
+        log_settings=cipher_settings(resolve_key(encryption_key)),
+    )
     location = parse_store_url(resolve_url(url))
     log.debug("opening %s store", location.backend)
-    if location.backend == "memory":
-        return open_memory_store(clock)
     with database_errors(f"opening the {location.backend} store"):
+        if location.backend == "memory":
+            return open_memory_store(options)
         if location.backend == "sqlite":
-            return open_sqlite_store(location.sqlite_path, clock)
+            return open_sqlite_store(location.sqlite_path, options)
         with _postgres_setup(location.postgres):
-            return open_postgres_store(location.postgres, clock)
+            return open_postgres_store(location.postgres, options)
 
 
 def _check_clock(clock: Clock) -> None:

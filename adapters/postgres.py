@@ -19,11 +19,12 @@ from psycopg.sql import SQL, Composed
 from psycopg_pool import PoolTimeout
 
 from adapters.application import SessionLog, read_model_changes
+from adapters.encryption import content_sealer
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
 from adapters.sql_reader import SqlReadModelReader, decode_all
 from adapters.sql_tables import SqlReadModels
-from domain.rules import Clock
+from adapters.store_options import StoreOptions
 from projections.changes import Change, row_of
 from projections.projector import as_changes
 from projections.read_models import MemoryReadModels
@@ -131,7 +132,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for statement in self.tables.select_all:
                 cursor.execute(statement)
                 tables.append(cursor.fetchall())
-        return log, decode_all(*tables)
+        return log, decode_all(self.tables.sealer, *tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The lock on the events table conflicts with every write, not with reads.
@@ -204,7 +205,7 @@ class PostgresReadModelReader(SqlReadModelReader):
 
 
 def open_postgres_store(
-    settings: Mapping[str, str], clock: Clock | None = None
+    settings: Mapping[str, str], options: StoreOptions
 ) -> EventSourcedSessionStore:
     """`settings`: the library's POSTGRES_* keys, as `adapters.urls` parses them."""
     log = SessionLog(
@@ -214,9 +215,11 @@ def open_postgres_store(
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "CREATE_TABLE": "y",
             **settings,
+            **options.log_settings,
         }
     )
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)
+    recorder.tables.sealer = content_sealer(log.mapper.cipher)
     reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
-    return EventSourcedSessionStore(log, reader, recorder, clock=clock)
+    return EventSourcedSessionStore(log, reader, recorder, options)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from adapters.encryption import ContentSealer
 from adapters.sql_tables import SqlReadModels, from_micros, to_micros
 from domain.identifiers import SessionKey
 from domain.scope import ReplyScope
@@ -31,17 +32,16 @@ class SqlReadModelReader(ABC):
 
     def session_state(self, session_key: str) -> SessionState | None:
         rows = self.fetch(self.tables.select_state, (str(stream_id(session_key)),))
-        return decode_state(session_key, rows[0]) if rows else None
+        return decode_state(session_key, rows[0], self.tables.sealer) if rows else None
 
     def session_data(self, session_key: str) -> StoredData | None:
         rows = self.fetch(self.tables.select_data, (str(stream_id(session_key)),))
         if not rows:
             return None
         data, expires_at = rows[0]
-        return (
-            None if data is None else SessionData.model_validate_json(data),
-            from_micros(expires_at),
-        )
+        if data is not None:
+            data = SessionData.model_validate_json(self.tables.sealer.unseal(data))
+        return data, from_micros(expires_at)
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
         rows = self.fetch(self.tables.select_scope, (scope_key,))
@@ -54,10 +54,10 @@ class SqlReadModelReader(ABC):
         return [row[0] for row in self.fetch(self.tables.select_due, (to_micros(now),))]
 
     def load_all(self) -> MemoryReadModels:
-        return decode_all(*self.fetch_snapshot(self.tables.select_all))
+        return decode_all(self.tables.sealer, *self.fetch_snapshot(self.tables.select_all))
 
 
-def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
+def decode_state(session_key: str, row: Sequence[Any], sealer: ContentSealer) -> SessionState:
     (version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, wait_scope) = row[:7]
     wait_version, head = row[7:]
     wait = None
@@ -65,14 +65,14 @@ def decode_state(session_key: str, row: Sequence[Any]) -> SessionState:
         wait = Wait(
             user_key=wait_user_key,
             scope_key=wait_scope_key,
-            user_id=wait_user_id,
-            scope=ReplyScope.model_validate_json(wait_scope),
+            user_id=sealer.unseal(wait_user_id),
+            scope=ReplyScope.model_validate_json(sealer.unseal(wait_scope)),
             version=wait_version,
         )
     return SessionState(
         session_key=SessionKey(session_key),
         version=version,
-        data=None if data is None else SessionData.model_validate_json(data),
+        data=None if data is None else SessionData.model_validate_json(sealer.unseal(data)),
         expires_at=from_micros(expires_at),
         wait=wait,
         head_hash=head,
@@ -84,6 +84,7 @@ def decode_entry(row: Sequence[Any]) -> WaitEntry:
 
 
 def decode_all(
+    sealer: ContentSealer,
     states: Iterable[Sequence[Any]],
     scopes: Iterable[Sequence[Any]],
     waits: Iterable[Sequence[Any]],
@@ -94,7 +95,7 @@ def decode_all(
     for session_key, version, hash_ in heads:
         models.heads[session_key] = StreamHead(version, hash_)
     for row in states:
-        models.states[row[0]] = decode_state(row[0], row[1:])
+        models.states[row[0]] = decode_state(row[0], row[1:], sealer)
     for scope_key, *entry in scopes:
         models.scopes[scope_key] = decode_entry(entry)
     for user_key, *entry in waits:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from adapters.encryption import ContentSealer, PlainText
 from domain.state import SessionState, stream_id
 from projections.changes import (
     AddUserWait,
@@ -58,6 +59,7 @@ class SqlReadModels:
             return text.replace("{q}", qualifier).replace("?", placeholder)
 
         self._stream_param = stream_param
+        self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
 
         self.create_statements = [
             sql(
@@ -177,7 +179,7 @@ class SqlReadModels:
         out: list[Statement] = []
         for change in changes:
             if isinstance(change, PutState):
-                out.append((self._put_state, encode_state(change.state)))
+                out.append((self._put_state, self.encode_state(change.state)))
             elif isinstance(change, ClaimScope):
                 out.append(
                     (
@@ -200,19 +202,18 @@ class SqlReadModels:
                 out.append((self._record_head, head))
         return out
 
-
-def encode_state(state: SessionState) -> tuple[Any, ...]:
-    wait = state.wait
-    return (
-        str(state.originator_id),
-        state.session_key,
-        state.version,
-        None if state.data is None else state.data.model_dump_json(),
-        to_micros(state.expires_at),
-        None if wait is None else wait.user_key,
-        None if wait is None else wait.scope_key,
-        None if wait is None else wait.user_id,
-        None if wait is None else wait.scope.model_dump_json(),
-        None if wait is None else wait.version,
-        state.head_hash,
-    )
+    def encode_state(self, state: SessionState) -> tuple[Any, ...]:
+        seal, wait = self.sealer.seal, state.wait
+        return (
+            str(state.originator_id),
+            state.session_key,
+            state.version,
+            None if state.data is None else seal(state.data.model_dump_json()),
+            to_micros(state.expires_at),
+            None if wait is None else wait.user_key,
+            None if wait is None else wait.scope_key,
+            None if wait is None else seal(wait.user_id),
+            None if wait is None else seal(wait.scope.model_dump_json()),
+            None if wait is None else wait.version,
+            state.head_hash,
+        )

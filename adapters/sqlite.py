@@ -10,36 +10,44 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from adapters.application import SessionLog, read_model_changes
+from adapters.encryption import content_sealer
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
 from adapters.sql_reader import SqlReadModelReader, decode_all
 from adapters.sql_tables import SqlReadModels
-from domain.rules import Clock
+from adapters.store_options import StoreOptions
 from projections.projector import as_changes
 from projections.read_models import MemoryReadModels
 
 EVENTS_TABLE = "stored_events"  # the library's default name for it
-TABLES = SqlReadModels(
-    qualifier="",
-    placeholder="?",
-    event_position=(
-        f"(SELECT rowid FROM {EVENTS_TABLE} WHERE originator_id = ? AND originator_version = ?)"
-    ),
-    stream_param=lambda stream: stream.hex,  # the library stores UUIDs as hex text here
-)
+
+
+def sqlite_tables() -> SqlReadModels:
+    return SqlReadModels(
+        qualifier="",
+        placeholder="?",
+        event_position=(
+            f"(SELECT rowid FROM {EVENTS_TABLE} WHERE originator_id = ? AND originator_version = ?)"
+        ),
+        stream_param=lambda stream: stream.hex,  # the library stores UUIDs as hex text here
+    )
 
 
 class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     """Writes the read-model changes in the transaction that inserts the events."""
 
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
+        self.tables = sqlite_tables()
+        super().__init__(datastore, events_table_name=events_table_name)
+
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *TABLES.create_statements]
+        return [*super().construct_create_table_statements(), *self.tables.create_statements]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
-        for statement, params in TABLES.statements(read_model_changes(kwargs)):
+        for statement, params in self.tables.statements(read_model_changes(kwargs)):
             c.execute(statement, params)
         return positions
 
@@ -55,18 +63,18 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             log = self._select_log(c)
             tables = []
-            for statement in TABLES.select_all:
+            for statement in self.tables.select_all:
                 c.execute(statement)
                 tables.append(c.fetchall())
-        return log, decode_all(*tables)
+        return log, decode_all(self.tables.sealer, *tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The first DELETE takes the write lock, so no write lands between read and rewrite."""
         with self.datastore.transaction(commit=True) as c:
-            for table in TABLES.projection_tables:
+            for table in self.tables.projection_tables:
                 c.execute(f"DELETE FROM {table}")
             models = build(self._select_log(c))
-            for statement, params in TABLES.statements(as_changes(models, heads=False)):
+            for statement, params in self.tables.statements(as_changes(models, heads=False)):
                 c.execute(statement, params)
 
     @property
@@ -94,8 +102,8 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
 class SQLiteReadModelReader(SqlReadModelReader):
     """Each lookup is one indexed SELECT on a pooled connection (WAL: never blocked by writers)."""
 
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        super().__init__(TABLES)
+    def __init__(self, datastore: SQLiteDatastore, tables: SqlReadModels) -> None:
+        super().__init__(tables)
         self._datastore = datastore
 
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
@@ -114,16 +122,18 @@ class SQLiteReadModelReader(SqlReadModelReader):
         return results
 
 
-def open_sqlite_store(path: str, clock: Clock | None = None) -> EventSourcedSessionStore:
+def open_sqlite_store(path: str, options: StoreOptions) -> EventSourcedSessionStore:
     log = SessionLog(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteSessionRecorder",
             "CREATE_TABLE": "y",
+            **options.log_settings,
         }
     )
     recorder = log.recorder
     assert isinstance(recorder, SQLiteSessionRecorder)
-    reader = SQLiteReadModelReader(recorder.datastore)
-    return EventSourcedSessionStore(log, reader, recorder, clock=clock)
+    recorder.tables.sealer = content_sealer(log.mapper.cipher)
+    reader = SQLiteReadModelReader(recorder.datastore, recorder.tables)
+    return EventSourcedSessionStore(log, reader, recorder, options)

@@ -34,11 +34,14 @@ class UnitOfWork:
         self._cache = cache
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
 
-    def load(self, key: SessionKey) -> Session | None:
-        """The key's aggregate, or None if the key never had a stream."""
+    def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
+        """The key's aggregate, or None if the key never had a stream.
+
+        `fresh`: from the read model even if this process cached the state it last wrote."""
         if key in self._loaded:
             return self._loaded[key][1]
-        state = self._cache.get(key) or self._models.session_state(key)
+        state = None if fresh else self._cache.get(key)
+        state = state or self._models.session_state(key)
         if state is None:
             return None
         session = Session.restore(state)

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from domain.errors import invalid_input
+from domain.rules import DEFAULT_MAX_CONTEXT_BYTES
 
 DEFAULT_URL = "sqlite:///greentic-sessions.db"
 URL_VARIABLE = "GREENTIC_SESSION_URL"
+MAX_CONTEXT_VARIABLE = "GREENTIC_SESSION_MAX_CONTEXT_BYTES"
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _POSTGRES_OPTIONS = {
@@ -37,6 +39,21 @@ class StoreLocation:
 def resolve_url(url: str | None) -> str:
     """The URL given, else `GREENTIC_SESSION_URL`, else a SQLite file in the current folder."""
     return url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+
+
+def resolve_max_context_bytes(limit: int | None) -> int:
+    """The limit given, else `GREENTIC_SESSION_MAX_CONTEXT_BYTES`, else 16 MiB."""
+    if limit is None:
+        text = os.environ.get(MAX_CONTEXT_VARIABLE)
+        if not text:
+            return DEFAULT_MAX_CONTEXT_BYTES
+        try:
+            limit = int(text)
+        except ValueError:
+            raise invalid_input(f"{MAX_CONTEXT_VARIABLE} must be a whole number of bytes") from None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise invalid_input(f"max_context_bytes must be a positive int, got {limit!r}")
+    return limit
 
 
 def parse_store_url(url: str) -> StoreLocation:

@@ -117,6 +117,14 @@ class FloorStore(SessionStore):
     def close(self) -> None:
         self.closed = True
 
+    def refuse_atomic_variant(self, asked: bool) -> None:
+        """A floor measures the plain operations only: it keeps no versions to compare."""
+        if asked:
+            raise SessionError(
+                ErrorCode.INVALID_INPUT,
+                "floor stores are benchmark baselines without expected_version or if_absent",
+            )
+
     def check_create(self, ctx: TenantCtx, data: SessionData) -> SessionData:
         self.refuse_if_closed()
         data = expect(data, SessionData, "data")

@@ -46,7 +46,10 @@ class MemoryFloor(FloorStore):
             row = self._sessions.get(key)
             return row.data if row is not None and live(row.expires_at, now) else None
 
-    def update_session(self, key: SessionKey | str, data: SessionData) -> None:
+    def update_session(
+        self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
+    ) -> None:
+        self.refuse_atomic_variant(expected_version is not None)
         key, data, now = SessionKey(key), expect(data, SessionData, "data"), self.now()
         with self._lock:
             row = self._sessions.get(key)
@@ -73,7 +76,10 @@ class MemoryFloor(FloorStore):
         session_key: SessionKey | str,
         data: SessionData,
         ttl: timedelta | None = None,
+        *,
+        if_absent: bool = False,
     ) -> None:
+        self.refuse_atomic_variant(if_absent)
         reg = self.check_register(ctx, user_id, scope, session_key, data, ttl)
         with self._lock:
             row = self._sessions.get(reg.key)

@@ -56,7 +56,10 @@ class PostgresFloor(FloorStore):
         row = self._execute(query, {"key": SessionKey(key), "now": self.now()}).fetchone()
         return None if row is None else SessionData.model_validate_json(row[0])
 
-    def update_session(self, key: SessionKey | str, data: SessionData) -> None:
+    def update_session(
+        self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
+    ) -> None:
+        self.refuse_atomic_variant(expected_version is not None)
         key, data = SessionKey(key), expect(data, SessionData, "data")
         query = (
             f"UPDATE floor_sessions SET data = %(data)s WHERE id = {SQL.ID} "
@@ -83,7 +86,10 @@ class PostgresFloor(FloorStore):
         session_key: SessionKey | str,
         data: SessionData,
         ttl: timedelta | None = None,
+        *,
+        if_absent: bool = False,
     ) -> None:
+        self.refuse_atomic_variant(if_absent)
         reg = self.check_register(ctx, user_id, scope, session_key, data, ttl)
         connection = self._connection()
         for _ in range(MAX_ATTEMPTS):

@@ -46,7 +46,10 @@ class SQLiteFloor(FloorStore):
         row = self._connection().execute(query, (SessionKey(key), self.now())).fetchone()
         return None if row is None else SessionData.model_validate_json(row[0])
 
-    def update_session(self, key: SessionKey | str, data: SessionData) -> None:
+    def update_session(
+        self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
+    ) -> None:
+        self.refuse_atomic_variant(expected_version is not None)
         key, data = SessionKey(key), expect(data, SessionData, "data")
         params = (data.model_dump_json(), key, owner(data.tenant_ctx), self.now())
         connection = self._connection()
@@ -78,7 +81,10 @@ class SQLiteFloor(FloorStore):
         session_key: SessionKey | str,
         data: SessionData,
         ttl: timedelta | None = None,
+        *,
+        if_absent: bool = False,
     ) -> None:
+        self.refuse_atomic_variant(if_absent)
         reg = self.check_register(ctx, user_id, scope, session_key, data, ttl)
         key = reg.key
         with self._write() as connection:

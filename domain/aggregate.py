@@ -17,7 +17,13 @@ from domain.chain import ENVELOPE_FIELDS, GENESIS, event_hash
 from domain.errors import not_found
 from domain.identifiers import SessionKey, UserId
 from domain.operation import Operation, Trace
-from domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user, is_expired
+from domain.rules import (
+    ensure_alignment,
+    ensure_preserved,
+    ensure_version,
+    ensure_wait_user,
+    is_expired,
+)
 from domain.scope import ReplyScope
 from domain.session import SessionData
 from domain.state import SessionState, Wait, stream_id
@@ -228,7 +234,11 @@ class Session(Aggregate):
             return True
         return False
 
-    def update(self, data: SessionData, op: Operation) -> None:
+    def update(
+        self, data: SessionData, op: Operation, expected_version: int | None = None
+    ) -> None:
+        """`expected_version`: the stream version the caller read (None: last writer wins)."""
+        ensure_version(self.session_key, self.version, expected_version)
         self._require_live(op)
         assert self.data is not None
         ensure_preserved(self.data.tenant_ctx, data.tenant_ctx)

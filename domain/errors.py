@@ -42,3 +42,7 @@ def invalid_input(message: str) -> SessionError:
 
 def not_found(key: str) -> SessionError:
     return SessionError(ErrorCode.NOT_FOUND, f"session {key} was not found")
+
+
+def conflict(message: str) -> SessionError:
+    return SessionError(ErrorCode.CONFLICT, message)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from domain.errors import SessionError, invalid_input
+from domain.errors import SessionError, conflict, invalid_input
 from domain.identifiers import UserId
 from domain.scope import ReplyScope
 from domain.session import SessionData
@@ -96,6 +96,48 @@ def _user_text(ctx: TenantCtx, user_id: UserId) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+DEFAULT_MAX_CONTEXT_BYTES = 16 * 1024 * 1024
+
+
+def ensure_context_size(data: SessionData, limit: int) -> None:
+    """A bounded snapshot: one caller cannot fill the database or the memory of readers."""
+    text = data.context_json
+    if len(text) * 4 <= limit:  # at most 4 UTF-8 bytes a character: surely within
+        return
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size > limit:
+        raise invalid_input(
+            f"context_json is {size} bytes, over this store's limit of {limit}; "
+            "store large blobs elsewhere and keep a reference in the context"
+        )
+
+
+def expected_version_arg(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid_input(f"expected_version must be a positive int or None, got {value!r}")
+    return value
+
+
+def ensure_version(key: str, version: int, expected: int | None) -> None:
+    """Optimistic concurrency: the caller's change applies only to the version it read."""
+    if expected is not None and version != expected:
+        raise conflict(
+            f"session {key} is at version {version}, not {expected}: another write came "
+            "first; read it again (history or get_session) and retry"
+        )
+
+
+def ensure_scope_free(holder: str | None, expires_at: datetime | None, now: datetime) -> None:
+    """`register_wait(if_absent=True)`: a live wait already holding the scope wins."""
+    if holder is not None and not is_expired(expires_at, now):
+        raise conflict(
+            f"session {holder} already waits on this scope; "
+            "resume or clear it, or register without if_absent to supersede it"
+        )
 
 
 Clock = Callable[[], datetime]

@@ -30,7 +30,11 @@ class SessionStore(ABC):
     def get_session(self, key: SessionKey | str) -> SessionData | None: ...
 
     @abstractmethod
-    def update_session(self, key: SessionKey | str, data: SessionData) -> None: ...
+    def update_session(
+        self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
+    ) -> None:
+        """Last writer wins; with `expected_version` (the last version `history` reports),
+        only if no other write came in between, else `SessionError(conflict)`."""
 
     @abstractmethod
     def remove_session(self, key: SessionKey | str) -> None: ...
@@ -44,7 +48,11 @@ class SessionStore(ABC):
         session_key: SessionKey | str,
         data: SessionData,
         ttl: timedelta | None = None,
-    ) -> None: ...
+        *,
+        if_absent: bool = False,
+    ) -> None:
+        """A new wait supersedes the scope's holder; with `if_absent`, a live holder makes it
+        fail with `SessionError(conflict)` instead."""
 
     @abstractmethod
     def find_wait_by_scope(
