@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from adapters import cli_audit, cli_maintain
+from adapters import cli_audit, cli_maintain, cli_setup
 from adapters.cli_options import URL_HELP
 from adapters.demo import run_demo
 from domain.errors import ErrorCode, SessionError
@@ -60,7 +60,7 @@ def demo(url: str | None) -> None:
     run_demo(url, click.echo)
 
 
-for command in (*cli_audit.COMMANDS, *cli_maintain.COMMANDS):
+for command in (*cli_audit.COMMANDS, *cli_maintain.COMMANDS, *cli_setup.COMMANDS):
     main.add_command(command)
 
 

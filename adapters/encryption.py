@@ -26,9 +26,11 @@ _SEALED = "gs1:"  # marks a sealed column value, so a store opened without its k
 
 def resolve_key(key: str | None) -> str | None:
     """The key given, else `GREENTIC_SESSION_ENCRYPTION_KEY`, else none (no encryption)."""
-    if key is not None and not isinstance(key, str):
+    if key is None:
+        return os.environ.get(KEY_VARIABLE) or None
+    if not isinstance(key, str):
         raise invalid_input(f"encryption_key must be a str, got {type(key).__name__}")
-    return key or os.environ.get(KEY_VARIABLE) or None
+    return key
 
 
 def cipher_settings(key: str | None) -> dict[str, str]:

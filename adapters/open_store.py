@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-
-import psycopg
-from psycopg import sql
 
 from adapters.encryption import cipher_settings, resolve_key
 from adapters.errors import database_errors
 from adapters.event_store import EventSourcedSessionStore
 from adapters.memory import open_memory_store
 from adapters.postgres import open_postgres_store
+from adapters.postgres_schema import schema_to_create
 from adapters.sqlite import open_sqlite_store
 from adapters.store_options import StoreOptions
 from adapters.urls import parse_store_url, resolve_max_context_bytes, resolve_url
@@ -22,9 +18,6 @@ from domain.errors import ErrorCode, SessionError
 from domain.rules import Clock, utc_now
 
 log = logging.getLogger(__name__)
-
-# Any fixed number: processes opening the same database take turns creating its tables.
-_SETUP_LOCK = 0x67726E74
 
 
 def open_store(
@@ -56,8 +49,8 @@ def open_store(
             return open_memory_store(options)
         if location.backend == "sqlite":
             return open_sqlite_store(location.sqlite_path, options)
-        with _postgres_setup(location.postgres):
-            return open_postgres_store(location.postgres, options)
+        with schema_to_create(location.postgres) as create_tables:
+            return open_postgres_store(location.postgres, options, create_tables=create_tables)
 
 
 def _check_clock(clock: Clock) -> None:
@@ -69,36 +62,3 @@ def _check_clock(clock: Clock) -> None:
             "clock must be a callable returning a timezone-aware datetime, "
             "e.g. lambda: datetime.now(UTC)",
         )
-
-
-@contextmanager
-def _postgres_setup(settings: dict[str, str]) -> Iterator[None]:
-    """One direct connection while the tables are created.
-
-    It fails fast with the server's own reason (the pool would only time out), creates
-    the schema (the library creates tables, not schemas), and holds an advisory lock so
-    that processes opening a new database at once do not race to create the same tables.
-    """
-    schema = settings.get("POSTGRES_SCHEMA")
-    try:
-        connection = psycopg.connect(
-            dbname=settings["POSTGRES_DBNAME"],
-            host=settings["POSTGRES_HOST"],
-            port=settings["POSTGRES_PORT"],
-            user=settings["POSTGRES_USER"],
-            password=settings["POSTGRES_PASSWORD"],
-            connect_timeout=int(float(settings["POSTGRES_CONNECT_TIMEOUT"])),
-            autocommit=True,
-        )
-    except psycopg.OperationalError as exc:
-        raise SessionError(
-            ErrorCode.UNAVAILABLE,
-            f"cannot reach PostgreSQL at {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}"
-            f": {exc}; check the URL and that the server is running",
-        ) from exc
-    with connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
-        if schema:
-            create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-            connection.execute(create)
-        yield

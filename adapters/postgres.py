@@ -135,14 +135,18 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         return log, decode_all(self.tables.sealer, *tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
-        """The lock on the events table conflicts with every write, not with reads.
+        """The lock on the state table conflicts with every write, not with reads.
 
-        Every write inserts its events before it touches a read model, so writes under
-        way finish first, and later ones wait before holding any read-model row.
+        Every write writes a state row before any other read-model row (see
+        `in_apply_order`), so writes under way finish first, and later ones wait before
+        holding any read-model row. Events they inserted meanwhile are not committed, so
+        not in the rebuilt models; their own changes then apply on top. Locking the state
+        table, not the log, needs no right to change the log (see `postgres_schema`).
         """
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
-            cursor.execute(f"LOCK TABLE {self._events_table} IN SHARE ROW EXCLUSIVE MODE")
+            state_table = self.tables.projection_tables[0]
+            cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
             models = build(self._select_log(cursor))
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
@@ -205,15 +209,16 @@ class PostgresReadModelReader(SqlReadModelReader):
 
 
 def open_postgres_store(
-    settings: Mapping[str, str], options: StoreOptions
+    settings: Mapping[str, str], options: StoreOptions, *, create_tables: bool
 ) -> EventSourcedSessionStore:
-    """`settings`: the library's POSTGRES_* keys, as `adapters.urls` parses them."""
+    """`settings`: the library's POSTGRES_* keys, as `adapters.urls` parses them.
+    `create_tables`: False when they exist, so a role without DDL rights can open it."""
     log = SessionLog(
         {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC": f"{__name__}:PostgresSessionRecorder",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "y" if create_tables else "n",
             **settings,
             **options.log_settings,
         }

@@ -27,6 +27,9 @@ from projections.changes import (
 
 Statement = tuple[str, tuple[Any, ...]]
 
+# What a rebuild replaces; `gs_stream_heads` (the anchor) is never rebuilt.
+READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -93,11 +96,7 @@ class SqlReadModels:
                 "version BIGINT NOT NULL, hash TEXT NOT NULL)"
             ),
         ]
-        self.projection_tables = [
-            sql("{q}gs_session_state"),
-            sql("{q}gs_scope_index"),
-            sql("{q}gs_user_waits"),
-        ]
+        self.projection_tables = [sql(f"{{q}}{name}") for name in READ_MODEL_TABLES]
         self.select_state = sql(
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
             "wait_scope, wait_version, head_hash FROM {q}gs_session_state WHERE stream_id = ?"

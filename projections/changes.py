@@ -67,11 +67,13 @@ Change = PutState | ClaimScope | ReleaseScope | AddUserWait | DropUserWait | Rec
 
 
 def _phase(change: Change) -> int:
-    if isinstance(change, ReleaseScope | DropUserWait):
+    if isinstance(change, PutState):
         return 0
-    if isinstance(change, ClaimScope | AddUserWait):
+    if isinstance(change, ReleaseScope | DropUserWait):
         return 1
-    return 2
+    if isinstance(change, ClaimScope | AddUserWait):
+        return 2
+    return 3
 
 
 def row_of(change: Change) -> tuple[str, str]:
@@ -86,6 +88,7 @@ def row_of(change: Change) -> tuple[str, str]:
 
 
 def in_apply_order(changes: list[Change]) -> list[Change]:
-    """Releases before claims, so a takeover frees the scope before the new owner claims it;
-    within a phase by row, so concurrent writers lock shared rows in the same order."""
+    """State rows first (a rebuild's lock on them then holds a write off before it holds any
+    other row); releases before claims, so a takeover frees the scope before the new owner
+    claims it; within a phase by row, so concurrent writers lock shared rows in one order."""
     return sorted(changes, key=lambda change: (_phase(change), row_of(change)))

@@ -1,0 +1,180 @@
+"""Least privilege on PostgreSQL: `greentic-session setup` creates the schema as its owner;
+the store then runs under a role that reads and writes rows only: no DDL, and no way to
+rewrite or delete the log."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from adapters import open_store
+from domain import ErrorCode
+from tests.conftest import with_schema
+from tests.support import make_ctx, make_data, make_scope, raises_code, run_console_script
+
+pytestmark = pytest.mark.postgres
+CTX = make_ctx(user="alice")
+
+
+class Deployment:
+    """A fresh schema, its owner's URL, and a runtime role with its own URL."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.schema = f"t_{uuid.uuid4().hex[:16]}"
+        self.role = f"gs_app_{uuid.uuid4().hex[:12]}"
+        self.owner_url = with_schema(dsn, self.schema)
+        parts = urlsplit(self.owner_url)
+        netloc = f"{self.role}@{parts.hostname}:{parts.port or 5432}"
+        self.runtime_url = urlunsplit(parts._replace(netloc=netloc))
+
+    def admin(self, statement: sql.Composed) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def as_runtime_role(self, statement: str) -> None:
+        with psycopg.connect(self.runtime_url.split("?")[0], autocommit=True) as connection:
+            connection.execute(statement)
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+
+@pytest.fixture
+def deployment(pg_dsn: str) -> Iterator[Deployment]:
+    deployed = Deployment(pg_dsn)
+    role, schema = sql.Identifier(deployed.role), sql.Identifier(deployed.schema)
+    deployed.admin(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    try:
+        yield deployed
+    finally:
+        deployed.admin(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        deployed.admin(sql.SQL("DROP OWNED BY {}").format(role))
+        deployed.admin(sql.SQL("DROP ROLE {}").format(role))
+
+
+@pytest.fixture
+def set_up(deployment: Deployment) -> Deployment:
+    result = run_console_script(
+        "setup", "--url", deployment.owner_url, "--grant-to", deployment.role
+    )
+    assert result.returncode == 0, result.stderr
+    return deployment
+
+
+def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> None:
+    with psycopg.connect(set_up.dsn) as connection:
+        rows = connection.execute(
+            "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) "
+            "FROM information_schema.role_table_grants WHERE grantee = %s "
+            "GROUP BY table_name ORDER BY table_name",
+            (set_up.role,),
+        ).fetchall()
+    assert rows == [
+        ("greentic_session_events", "INSERT,SELECT"),
+        ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
+        ("gs_session_state", "DELETE,INSERT,SELECT,UPDATE"),
+        ("gs_stream_heads", "INSERT,SELECT,UPDATE"),
+        ("gs_user_waits", "DELETE,INSERT,SELECT,UPDATE"),
+    ]
+
+
+def test_the_store_works_under_the_runtime_role(set_up: Deployment) -> None:
+    with open_store(set_up.runtime_url) as store:
+        key = store.create_session(CTX, make_data(CTX, node="one"))
+        store.update_session(key, make_data(CTX, node="two"), expected_version=1)
+        store.register_wait(CTX, "alice", make_scope("chat"), key, make_data(CTX))
+        other = store.create_session(CTX, make_data(CTX))
+        store.register_wait(CTX, "alice", make_scope("chat"), other, make_data(CTX))
+        assert store.find_wait_by_scope(CTX, "alice", make_scope("chat")) == other
+        store.clear_wait(CTX, "alice", make_scope("chat"))
+        store.remove_session(key)
+        assert [e.type for e in store.history(key)][-1] == "removed"
+        assert store.explain(CTX, "alice", make_scope("chat")).session_key is None
+        store.sweep_expired()
+        store.rebuild_projections()
+        assert store.verify().ok
+        exported = io.StringIO()
+        assert store.export_events(exported) == len(exported.getvalue().splitlines()) == 8
+    with open_store(set_up.owner_url) as owner:
+        assert [e.type for e in owner.history(key)] == [
+            "created",
+            "updated",
+            "wait_registered",
+            "wait_superseded",
+            "removed",
+        ]
+
+
+def test_the_runtime_role_can_reopen_the_store_without_ddl(set_up: Deployment) -> None:
+    with open_store(set_up.runtime_url) as store:
+        key = store.create_session(CTX, make_data(CTX))
+    with open_store(set_up.runtime_url) as store:
+        assert store.get_session(key) == make_data(CTX)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TABLE {schema}.intruder (id int)",
+        "DROP TABLE {state}",
+        "ALTER TABLE {state} ADD COLUMN intruder int",
+        "TRUNCATE {state}",
+        "CREATE INDEX intruder ON {state} (version)",
+    ],
+)
+def test_the_runtime_role_cannot_change_the_schema(set_up: Deployment, statement: str) -> None:
+    text = statement.format(schema=f'"{set_up.schema}"', state=set_up.table("gs_session_state"))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        set_up.as_runtime_role(text)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {events} SET topic = 'forged'",
+        "DELETE FROM {events}",
+        "TRUNCATE {events}",
+        "DELETE FROM {heads}",
+    ],
+)
+def test_the_runtime_role_cannot_rewrite_the_log_or_its_anchor(
+    set_up: Deployment, statement: str
+) -> None:
+    with open_store(set_up.runtime_url) as store:
+        store.create_session(CTX, make_data(CTX))
+    text = statement.format(
+        events=set_up.table("greentic_session_events"), heads=set_up.table("gs_stream_heads")
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        set_up.as_runtime_role(text)
+    with open_store(set_up.owner_url) as owner:
+        assert owner.verify().ok
+
+
+def test_opening_a_schema_not_set_up_as_the_runtime_role_says_to_run_setup(
+    deployment: Deployment,
+) -> None:
+    with raises_code(ErrorCode.PERMISSION_DENIED):
+        open_store(deployment.runtime_url)
+
+
+def test_setup_twice_is_harmless(set_up: Deployment) -> None:
+    again = run_console_script("setup", "--url", set_up.owner_url, "--grant-to", set_up.role)
+    assert again.returncode == 0, again.stderr
+    with open_store(set_up.runtime_url) as store:
+        store.create_session(CTX, make_data(CTX))
+
+
+def test_setup_for_an_unknown_role_is_invalid_input(deployment: Deployment) -> None:
+    result = run_console_script(
+        "setup", "--url", deployment.owner_url, "--grant-to", "no_such_role_here"
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
