@@ -97,14 +97,26 @@ def raises_code(code: ErrorCode, message: str | None = None) -> Iterator[None]:
 
 
 # Variables that would change what the command-line tool prints or where it looks.
-_CLI_VARIABLES = ("GREENTIC_SESSION_URL", "FORCE_COLOR", "NO_COLOR", "COLUMNS", "TERM")
+_CLI_VARIABLES = (
+    "GREENTIC_SESSION_URL",
+    "GREENTIC_SESSION_ENCRYPTION_KEY",
+    "GREENTIC_SESSION_MAX_CONTEXT_BYTES",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "COLUMNS",
+    "TERM",
+)
 
 
-def run_console_script(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_console_script(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`greentic-session` as installed in this environment, in a process of its own, as a
-    user runs it from a shell; stdout is a pipe, so its output is plain text."""
+    user runs it from a shell; stdout is a pipe, so its output is plain text. `env`: the
+    variables the user sets on top of a clean environment."""
     script = Path(sysconfig.get_path("scripts")) / "greentic-session"
-    env = {name: value for name, value in os.environ.items() if name not in _CLI_VARIABLES}
+    clean = {name: value for name, value in os.environ.items() if name not in _CLI_VARIABLES}
+    env = {**clean, **(env or {})}
     return subprocess.run(
         [str(script), *args],
         input=stdin,

@@ -317,3 +317,45 @@ def test_reading_a_log_with_a_deleted_event_is_one_error_line(
     status, out, err = cli("history", refund, "--url", url)
     assert (status, out) == (1, "")
     assert err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def test_setup_creates_the_tables_of_a_sqlite_store(db: Path, url: str) -> None:
+    result = run_console_script("setup", "--url", url)
+    assert result.returncode == 0, result.stderr
+    with closing(sqlite3.connect(db)) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"stored_events", "gs_session_state", "gs_scope_index", "gs_user_waits"} <= tables
+
+
+def test_setup_grants_only_on_postgresql(url: str) -> None:
+    result = run_console_script("setup", "--url", url, "--grant-to", "app")
+    assert result.returncode == 2
+    assert "SQLite has no roles" in result.stderr
+
+
+def test_keygen_prints_a_key_an_encrypted_store_accepts(tmp_path: Path) -> None:
+    result = run_console_script("keygen")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert key != run_console_script("keygen").stdout.strip()
+    with open_store(f"sqlite:///{tmp_path / 'sealed.db'}", encryption_key=key) as store:
+        ctx = make_ctx(user="alice")
+        session = store.create_session(ctx, make_data(ctx))
+        assert store.get_session(session) == make_data(ctx)
+
+
+def test_the_tool_reads_an_encrypted_store_with_the_key_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    key = run_console_script("keygen").stdout.strip()
+    url = f"sqlite:///{tmp_path / 'sealed.db'}"
+    with open_store(url, encryption_key=key) as store:
+        ctx = make_ctx(user="alice")
+        session = store.create_session(ctx, make_data(ctx, node="sealed-node"))
+    without = run_console_script("show", session, "--url", url)
+    assert without.returncode == 1
+    assert "this store is encrypted" in without.stderr
+    script_env = {"GREENTIC_SESSION_ENCRYPTION_KEY": key}
+    with_key = run_console_script("show", session, "--url", url, env=script_env)
+    assert with_key.returncode == 0, with_key.stderr
+    assert "sealed-node" in with_key.stdout
