@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from adapters.application import SessionLog, read_model_changes
 from adapters.encryption import content_sealer
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
+from adapters.postgres_pool import recovering_pool
 from adapters.sql_reader import SqlReadModelReader, decode_all
 from adapters.sql_tables import SqlReadModels
 from adapters.store_options import StoreOptions
@@ -48,7 +50,13 @@ def tables_in(schema: str, events_table: str) -> SqlReadModels:
 class PostgresSessionRecorder(PostgresApplicationRecorder):
     """Writes the read-model changes in the transaction of the append."""
 
+    # The library's, without its retry loop (10 attempts, each waiting up to the connect
+    # timeout): an outage fails these at once too, within the bound, like every call.
+    select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
+        datastore.pool = recovering_pool(datastore)
         super().__init__(datastore, events_table_name=events_table_name)
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
         self._select_events = (

@@ -3,8 +3,10 @@
 Safe without any invalidation protocol because the log decides: a state is keyed by its
 stream version, and a write built on a stale state appends a version another writer has
 already taken. The append then fails, the write drops the entry and runs again on state
-read from the database. Only writes use the cache; `get_session` always reads the
-database, so it sees other processes' writes.
+read from the database. A write that appends nothing (a refusal, a no-op) cannot be
+caught that way, so it runs again on states read from the database (`WriteLoop`).
+Only writes use the cache; `get_session` always reads the database, so it sees other
+processes' writes.
 """
 
 from __future__ import annotations

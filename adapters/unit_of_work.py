@@ -28,11 +28,16 @@ from projections.read_models import ReadModelReader, WaitEntry
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
-    def __init__(self, models: ReadModelReader, cache: StateCache, op: Operation) -> None:
+    def __init__(
+        self, models: ReadModelReader, cache: StateCache, op: Operation, *, fresh: bool = False
+    ) -> None:
+        """`fresh`: load every state from the read model, none from the cache."""
         self.op = op
         self._models = models
         self._cache = cache
+        self._fresh = fresh
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
+        self.used_cache = False
 
     def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
         """The key's aggregate, or None if the key never had a stream.
@@ -40,7 +45,8 @@ class UnitOfWork:
         `fresh`: from the read model even if this process cached the state it last wrote."""
         if key in self._loaded:
             return self._loaded[key][1]
-        state = None if fresh else self._cache.get(key)
+        state = None if fresh or self._fresh else self._cache.get(key)
+        self.used_cache = self.used_cache or state is not None
         state = state or self._models.session_state(key)
         if state is None:
             return None
@@ -97,15 +103,26 @@ class WriteLoop:
         self._cache = StateCache()
 
     def run(self, command: Callable[[UnitOfWork], T], trace: Trace, now: datetime | None) -> T:
-        """`now`: the operation's instant when not the clock's (a sweep at a given time)."""
+        """`now`: the operation's instant when not the clock's (a sweep at a given time).
+
+        A cached state is caught when stale only by the append it makes: a command that
+        refuses or writes nothing on one runs again on states read from the database."""
+        fresh = False
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            unit = UnitOfWork(self._models, self._cache, Operation(now or self._clock(), trace))
+            op = Operation(now or self._clock(), trace)
+            unit = UnitOfWork(self._models, self._cache, op, fresh=fresh)
             try:
                 result = command(unit)
             except SessionError:
+                if unit.used_cache:
+                    fresh = True
+                    continue
                 unit.keep_only_expiries()
                 self._commit(unit)
                 raise
+            if unit.used_cache and not unit.sessions():
+                fresh = True
+                continue
             if self._commit(unit):
                 return result
             log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)

@@ -370,6 +370,55 @@ def test_instances_hammering_the_same_sessions_and_scopes_all_succeed(
     assert report.ok, report.problems
 
 
+# -- writes that decide on what this instance wrote last ------------------------------------
+# Each instance remembers the state it last wrote (a write skips the read); another
+# instance's writes since must still count, also when the write refuses or does nothing.
+
+
+@persistent
+def test_an_update_sees_a_session_another_instance_brought_back(
+    store: SessionStore, open_another: OpenAnother
+) -> None:
+    store.register_wait(CTX, USER, SCOPES[0], "back", make_data(CTX))
+    store.remove_session("back")
+    open_another().register_wait(CTX, USER, SCOPES[0], "back", make_data(CTX, node="b"))
+    store.update_session("back", make_data(CTX, node="updated"))
+    assert store.get_session("back") == make_data(CTX, node="updated")
+
+
+@persistent
+def test_a_removal_sees_a_session_another_instance_brought_back(
+    store: SessionStore, open_another: OpenAnother
+) -> None:
+    store.register_wait(CTX, USER, SCOPES[0], "back", make_data(CTX))
+    store.remove_session("back")
+    open_another().register_wait(CTX, USER, SCOPES[0], "back", make_data(CTX, node="b"))
+    store.remove_session("back")
+    assert store.get_session("back") is None
+
+
+@persistent
+def test_a_clear_sees_a_wait_another_instance_moved(
+    store: SessionStore, open_another: OpenAnother
+) -> None:
+    store.register_wait(CTX, USER, SCOPES[0], "moved", make_data(CTX))
+    open_another().register_wait(CTX, USER, SCOPES[1], "moved", make_data(CTX))
+    store.clear_wait(CTX, USER, SCOPES[1])
+    assert store.get_session("moved") is None
+    assert store.find_wait_by_scope(CTX, USER, SCOPES[1]) is None
+
+
+@persistent
+def test_a_sweep_sees_a_deadline_another_instance_set(
+    store: AuditedSessionStore, open_another: OpenAnother, fake_clock: FakeClock
+) -> None:
+    store.register_wait(CTX, USER, SCOPES[0], "due", make_data(CTX))
+    store.remove_session("due")
+    open_another().register_wait(CTX, USER, SCOPES[2], "due", make_data(CTX), TTL)
+    fake_clock.advance(TTL)
+    assert store.sweep_expired() == 1
+
+
 # -- locations -----------------------------------------------------------------------------
 
 

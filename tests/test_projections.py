@@ -83,13 +83,15 @@ def test_an_ended_session_leaves_every_index_and_keeps_a_tombstone() -> None:
     ]
 
 
-def test_releases_are_applied_before_claims() -> None:
+def test_state_rows_come_first_then_releases_then_claims() -> None:
+    """State first: a PostgreSQL rebuild locks the state table, and a write must wait for
+    it before it holds any other read-model row. Releases before claims: a takeover."""
     claim = ClaimScope("scope-a", SessionKey("new"), None)
     release = ReleaseScope("scope-a", KEY)
     assert in_apply_order([claim, PutState(state(1)), release]) == [
+        PutState(state(1)),
         release,
         claim,
-        PutState(state(1)),
     ]
 
 
