@@ -22,6 +22,13 @@ _POSTGRES_OPTIONS = {
     "max_overflow": "POSTGRES_MAX_OVERFLOW",
     "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
 }
+# Whole numbers, each with its least value: seconds, connections, seconds.
+_POSTGRES_NUMBERS = {
+    "POSTGRES_CONNECT_TIMEOUT": 1,
+    "POSTGRES_POOL_SIZE": 1,
+    "POSTGRES_MAX_OVERFLOW": 0,
+    "POSTGRES_LOCK_TIMEOUT": 0,
+}
 _POSTGRES_DEFAULTS = {
     "POSTGRES_CONNECT_TIMEOUT": "5",
     "POSTGRES_POOL_SIZE": "4",
@@ -101,12 +108,17 @@ def _postgres_settings(url: str) -> dict[str, str]:
         POSTGRES_USER=unquote(parts.username or "postgres"),
         POSTGRES_PASSWORD=unquote(parts.password or ""),
     )
-    for name, values in parse_qs(parts.query).items():
+    for name, values in parse_qs(parts.query, keep_blank_values=True).items():
         if name not in _POSTGRES_OPTIONS:
             raise invalid_input(
                 f"unknown PostgreSQL URL option {name!r}: use {', '.join(_POSTGRES_OPTIONS)}"
             )
         settings[_POSTGRES_OPTIONS[name]] = values[-1]
+    for setting, least in _POSTGRES_NUMBERS.items():
+        value = settings.get(setting)
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
+            option = next(o for o, s in _POSTGRES_OPTIONS.items() if s == setting)
+            raise invalid_input(f"PostgreSQL URL option {option} must be a whole number >= {least}")
     schema = settings.get("POSTGRES_SCHEMA")
     if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
         raise invalid_input(f"schema {schema!r} must be a plain identifier (letters, digits, _)")

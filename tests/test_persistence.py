@@ -454,6 +454,26 @@ def test_postgres_schema_is_created_and_isolates_stores(pg_dsn: str) -> None:
         databases.drop_all()
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        "connect_timeout=0",
+        "connect_timeout=1.5",
+        "connect_timeout=abc",
+        "connect_timeout=",
+        "pool_size=0",
+        "max_overflow=-1",
+        "lock_timeout=1e3",
+        "colour=blue",
+    ],
+)
+def test_a_bad_postgres_url_option_is_invalid_input(option: str) -> None:
+    """Checked before any connection: a typo must not give a store that can never open."""
+    with pytest.raises(SessionError) as caught:
+        open_store(f"postgresql://postgres@127.0.0.1:1/x?{option}")
+    assert caught.value.code is ErrorCode.INVALID_INPUT
+
+
 # -- unreachable databases -----------------------------------------------------------------
 
 
