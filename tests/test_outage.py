@@ -39,7 +39,7 @@ from domain import ErrorCode, ReplyScope, SessionData, SessionError, SessionKey
 from domain.audit import EventType
 from tests.support import make_ctx, make_data, make_scope
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.stress]
 
 CTX = make_ctx(user="alice")
 USER = "alice"
