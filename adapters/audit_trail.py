@@ -139,6 +139,8 @@ class AuditTrail:
 
     def export_events(self, fp: IO[str], tenant: str | None) -> int:
         """Refuses a log whose chains are broken, before writing anything (import would)."""
+        if not callable(getattr(fp, "write", None)):
+            raise invalid_input(f"export writes to a text file, got {type(fp).__name__}")
         with damaged_log_errors("cannot export: "):
             chain = ChainCheck()
             tenants: dict[Any, set[str]] = {}
@@ -162,6 +164,8 @@ class AuditTrail:
             lines = list(enumerate(fp, 1))
         except UnicodeDecodeError as exc:
             raise invalid_input(f"not an export: the file is not UTF-8 text ({exc})") from exc
+        except TypeError as exc:
+            raise invalid_input(f"import reads a text file, got {type(fp).__name__}") from exc
         chain = ChainCheck()
         events = [self._parse(number, line) for number, line in lines]
         for event in events:
@@ -173,6 +177,8 @@ class AuditTrail:
             raise SessionError(
                 ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
             )
+        if not events:
+            return 0
         models = rebuild(events)
         stored = [self._log.mapper.to_stored_event(event) for event in events]
         self._log.recorder.insert_events(

@@ -30,7 +30,14 @@ def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 time (e.g. {TIME_EXAMPLE})", ctx, param
         ) from None
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    try:  # in UTC, as every time the store compares and prints
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{value!r} is outside the years 1 to 9999 in UTC", ctx, param
+        ) from None
 
 
 def store_options(command: F) -> F:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 
 from adapters.encryption import cipher_settings, resolve_key
@@ -48,9 +49,20 @@ def open_store(
         if location.backend == "memory":
             return open_memory_store(options)
         if location.backend == "sqlite":
-            return open_sqlite_store(location.sqlite_path, options)
+            return _open_sqlite(location.sqlite_path, options)
         with schema_to_create(location.postgres) as create_tables:
             return open_postgres_store(location.postgres, options, create_tables=create_tables)
+
+
+def _open_sqlite(path: str, options: StoreOptions) -> EventSourcedSessionStore:
+    try:
+        return open_sqlite_store(path, options)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # cannot open or lock it: unavailable
+        raise SessionError(
+            ErrorCode.INVALID_INPUT, f"{path} is not a SQLite database ({exc}); check the URL"
+        ) from exc
 
 
 def _check_clock(clock: Clock) -> None:

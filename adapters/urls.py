@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from domain.errors import invalid_input
+from domain.identifiers import check_text
 from domain.rules import DEFAULT_MAX_CONTEXT_BYTES
 
 DEFAULT_URL = "sqlite:///greentic-sessions.db"
@@ -45,7 +46,13 @@ class StoreLocation:
 
 def resolve_url(url: str | None) -> str:
     """The URL given, else `GREENTIC_SESSION_URL`, else a SQLite file in the current folder."""
-    return url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+    if url is None:
+        return os.environ.get(URL_VARIABLE) or DEFAULT_URL
+    if not isinstance(url, str):
+        raise invalid_input(f"store URL must be a string, got {type(url).__name__}")
+    if not url:
+        raise invalid_input("the store URL is empty: give one, or None for the default")
+    return url
 
 
 def resolve_max_context_bytes(limit: int | None) -> int:
@@ -66,6 +73,7 @@ def resolve_max_context_bytes(limit: int | None) -> int:
 def parse_store_url(url: str) -> StoreLocation:
     if not isinstance(url, str):
         raise invalid_input(f"store URL must be a string, got {type(url).__name__}")
+    check_text(url, "the store URL")
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise _unsupported(url)
@@ -89,24 +97,41 @@ def _sqlite_path(url: str, rest: str) -> str:
     """SQLAlchemy convention: three slashes for a relative path, four for an absolute one."""
     if not rest.startswith("/") or rest == "/":
         raise invalid_input(f"SQLite URL {url!r} names no file: use sqlite:///relative.db")
-    path = unquote(rest[1:])
+    path = _unquoted(rest[1:], url)
     if path == ":memory:":
         return path
     return os.path.abspath(path)
 
 
+def _unquoted(part: str, url: str) -> str:
+    """A %-decoded part of the URL: UTF-8 text without NUL, as every backend can take."""
+    try:
+        text = unquote(part, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise invalid_input(f"store URL {url!r} decodes to bytes that are not UTF-8") from exc
+    check_text(text, "the store URL")
+    if "\x00" in text:
+        raise invalid_input(f"store URL {url!r} has a NUL character")
+    return text
+
+
 def _postgres_settings(url: str) -> dict[str, str]:
-    parts = urlsplit(url)
-    dbname = unquote(parts.path.lstrip("/"))
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a bad port, an unclosed [
+        raise invalid_input(f"PostgreSQL URL {url!r} is malformed: {exc}") from exc
+    dbname = _unquoted(parts.path.lstrip("/"), url)
+    user, password = _unquoted(parts.username or "", url), _unquoted(parts.password or "", url)
     if not dbname:
         raise invalid_input(f"PostgreSQL URL {url!r} names no database: add /dbname")
     settings = dict(_POSTGRES_DEFAULTS)
     settings.update(
         POSTGRES_DBNAME=dbname,
         POSTGRES_HOST=parts.hostname or "127.0.0.1",
-        POSTGRES_PORT=str(parts.port or 5432),
-        POSTGRES_USER=unquote(parts.username or "postgres"),
-        POSTGRES_PASSWORD=unquote(parts.password or ""),
+        POSTGRES_PORT=str(port or 5432),
+        POSTGRES_USER=user or "postgres",
+        POSTGRES_PASSWORD=password,
     )
     for name, values in parse_qs(parts.query, keep_blank_values=True).items():
         if name not in _POSTGRES_OPTIONS:

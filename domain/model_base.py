@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 from pydantic import (
     BaseModel,
@@ -24,6 +25,20 @@ class ContractModel(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with `update`, the result is validated like a new model.
+
+        Pydantic's own copy stores updated values unchecked: a bad identifier, a lone
+        surrogate or a wrong type would reach the store and make its log unreadable.
+        """
+        copied = super().model_copy(deep=deep)
+        if not update:
+            return copied
+        values = {name: getattr(copied, name) for name in copied.model_fields_set}
+        fields = type(self).model_fields
+        values.update((name, value) for name, value in update.items() if name in fields)
+        return self.model_validate(values)
 
     @field_validator("*", mode="after")
     @classmethod

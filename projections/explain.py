@@ -57,7 +57,12 @@ def explain(
             trail.append(line)
             holds = session.wait is not None and session.wait.scope_key == target
             registration, ended = (line, "") if holds else (registration, line)
-        elif registered and session.wait and session.wait.scope.scope_hash() == scope.scope_hash():
+        elif (
+            registered
+            and session.wait
+            and session.wait.scope.scope_hash() == scope.scope_hash()
+            and _same_tenant(session, ctx)
+        ):
             elsewhere.append(_registered_elsewhere(event, session, session.wait))
     return Explanation(
         at=at,
@@ -68,6 +73,12 @@ def explain(
         reason=_reason(index, target, at, registration, ended, elsewhere, _identity(ctx, user_id)),
         trail=trail,
     )
+
+
+def _same_tenant(session: Session, ctx: TenantCtx) -> bool:
+    """Near misses are named only inside the caller's own env and tenant, never across."""
+    stored = session.data.tenant_ctx if session.data is not None else None
+    return stored is not None and (stored.env, stored.tenant_id) == (ctx.env, ctx.tenant_id)
 
 
 def _about(event: Session.Event, session: Session, old: Wait | None, target: str) -> str:

@@ -35,9 +35,7 @@ PERSISTENT_BACKENDS = [
 ]
 
 
-def open_store(
-    url: str, clock: Callable[[], datetime] | None = None
-) -> AuditedSessionStore:
+def open_store(url: str, clock: Callable[[], datetime] | None = None) -> AuditedSessionStore:
     """Imported late, so the unit tests of `domain` run while `adapters` is still missing."""
     from adapters import open_store as _open_store
 

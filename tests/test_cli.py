@@ -267,9 +267,7 @@ def exported(url: str) -> str:
     return dump.getvalue()
 
 
-def test_export_to_stdout_writes_json_lines_and_the_count_on_stderr(
-    url: str, refund: str
-) -> None:
+def test_export_to_stdout_writes_json_lines_and_the_count_on_stderr(url: str, refund: str) -> None:
     status, out, err = cli("export", "-", "--url", url)
     assert (status, out, err) == (0, exported(url), "exported 5 events\n")
 
