@@ -169,7 +169,9 @@ class EventSourcedSessionStore(AuditedSessionStore):
                 scope_key=wait_scope_key,
             )
             if holder is not None and holder.session_key != key:
-                previous = unit.load(SessionKey(holder.session_key))
+                # Stored, not cached: whether the holder still waits here decides whether
+                # this write touches its stream, and so collides with a write that ends it.
+                previous = unit.load(SessionKey(holder.session_key), fresh=True)
                 if previous is not None:
                     previous.supersede(wait_scope_key, key, unit.op)
 
