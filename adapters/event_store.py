@@ -156,8 +156,17 @@ class EventSourcedSessionStore(AuditedSessionStore):
                 session = Session.start(ctx, key, data, unit.op)
                 unit.add(session)
             holder = unit.scope_entry(wait_scope_key)
+            previous = None
+            if holder is not None and holder.session_key != key:
+                # Stored, not cached: whether the holder still waits here decides whether
+                # this write touches its stream, and so collides with a write that ends it.
+                previous = unit.load(SessionKey(holder.session_key), fresh=True)
             if if_absent and holder is not None:
-                ensure_scope_free(holder.session_key, holder.expires_at, unit.op.now)
+                # Decided on the state this write acts on (and appends to), not on the
+                # index entry, which may be older than it.
+                occupant = session if holder.session_key == key else previous
+                held = occupant is not None and occupant.holds(wait_scope_key, unit.op.now)
+                ensure_scope_free(holder.session_key, held)
             session.register_wait(
                 ctx,
                 user,
@@ -168,12 +177,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
                 user_key=waits_key,
                 scope_key=wait_scope_key,
             )
-            if holder is not None and holder.session_key != key:
-                # Stored, not cached: whether the holder still waits here decides whether
-                # this write touches its stream, and so collides with a write that ends it.
-                previous = unit.load(SessionKey(holder.session_key), fresh=True)
-                if previous is not None:
-                    previous.supersede(wait_scope_key, key, unit.op)
+            if previous is not None:
+                previous.supersede(wait_scope_key, key, unit.op)
 
         self._write(register, ctx)
 

@@ -216,6 +216,10 @@ class Session(Aggregate):
     def is_live(self, now: datetime) -> bool:
         return self.state().is_live(now)
 
+    def holds(self, scope_key: str, now: datetime) -> bool:
+        """Live and waiting on this scope (a deadline passed but not recorded: not live)."""
+        return self.wait is not None and self.wait.scope_key == scope_key and self.is_live(now)
+
     def _record(self, event_class: type[Event], op: Operation, **fields: Any) -> None:
         """Trigger the event stamped with the operation and chained to the stream's head."""
         stamped = _stamped(event_class, self.id, self.version + 1, self.head_hash, op, fields)

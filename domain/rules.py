@@ -131,9 +131,9 @@ def ensure_version(key: str, version: int, expected: int | None) -> None:
         )
 
 
-def ensure_scope_free(holder: str | None, expires_at: datetime | None, now: datetime) -> None:
+def ensure_scope_free(holder: str, held: bool) -> None:
     """`register_wait(if_absent=True)`: a live wait already holding the scope wins."""
-    if holder is not None and not is_expired(expires_at, now):
+    if held:
         raise conflict(
             f"session {holder} already waits on this scope; "
             "resume or clear it, or register without if_absent to supersede it"

@@ -96,3 +96,15 @@ def test_the_log_replays_to_the_same_state() -> None:
         replayed = event.mutate(replayed)
     assert isinstance(replayed, Session)
     assert replayed.state() == session.state()
+
+
+def test_a_session_holds_the_scope_it_waits_on_while_live() -> None:
+    """What `register_wait(if_absent=True)` decides on: the holder's own state."""
+    held = scope_key(CTX, ALICE, SCOPE)
+    other = scope_key(CTX, ALICE, ReplyScope(conversation="chat-2"))
+    session = Session.start(CTX, SessionKey("k"), DATA, OP)
+    assert not session.holds(held, NOW)
+    park(session, NOW + timedelta(minutes=1))
+    assert session.holds(held, NOW)
+    assert not session.holds(other, NOW)
+    assert not session.holds(held, NOW + timedelta(minutes=1))  # its deadline has come
