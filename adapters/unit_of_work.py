@@ -25,6 +25,10 @@ from projections.projector import pending_changes
 from projections.read_models import ReadModelReader, WaitEntry
 
 
+class StaleRead(Exception):
+    """Two reads of one operation disagree: another write came between them. Run again."""
+
+
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
@@ -60,6 +64,11 @@ class UnitOfWork:
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
         return self._models.scope_entry(scope_key)
+
+    def confirm_scope(self, scope_key: str, seen: WaitEntry | None) -> None:
+        """The scope index still says what it said earlier in this operation."""
+        if self._models.scope_entry(scope_key) != seen:
+            raise StaleRead(scope_key)
 
     def sessions(self) -> list[Session]:
         return [session for _, session in self._loaded.values() if session.pending_events]
@@ -106,13 +115,17 @@ class WriteLoop:
         """`now`: the operation's instant when not the clock's (a sweep at a given time).
 
         A cached state is caught when stale only by the append it makes: a command that
-        refuses or writes nothing on one runs again on states read from the database."""
+        refuses or writes nothing on one runs again on states read from the database, as
+        does one whose reads disagree (`StaleRead`)."""
         fresh = False
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             op = Operation(now or self._clock(), trace)
             unit = UnitOfWork(self._models, self._cache, op, fresh=fresh)
             try:
                 result = command(unit)
+            except StaleRead:
+                fresh = True
+                continue
             except SessionError:
                 if unit.used_cache:
                     fresh = True

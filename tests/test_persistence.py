@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from domain import AuditedSessionStore, ErrorCode, SessionError, SessionStore
+from projections.read_models import WaitEntry
 from tests.conftest import PERSISTENT_BACKENDS, Databases, open_store
 from tests.support import FakeClock, make_ctx, make_data, make_scope, run_together
 
@@ -452,6 +453,25 @@ def test_postgres_schema_is_created_and_isolates_stores(pg_dsn: str) -> None:
         assert found[0] > 0
     finally:
         databases.drop_all()
+
+
+@persistent
+def test_a_clear_whose_scope_changed_hands_between_its_reads_clears_the_new_holder(
+    store: SessionStore, open_another: OpenAnother, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race, staged: the clear reads the index while `old` still holds the scope, then
+    `new` takes it over before the clear loads `old`. Clearing nothing would fit no order
+    of the two operations."""
+    store.register_wait(CTX, USER, SCOPES[0], "old", make_data(CTX))
+    store.register_wait(CTX, USER, SCOPES[0], "new", make_data(CTX))
+    clearing = open_another()
+    reader = clearing._models  # type: ignore[attr-defined]
+    read = reader.scope_entry
+    answers = [WaitEntry(session_key="old", expires_at=None)]
+    monkeypatch.setattr(reader, "scope_entry", lambda key: answers.pop() if answers else read(key))
+    clearing.clear_wait(CTX, USER, SCOPES[0])
+    assert store.get_session("new") is None
+    assert store.find_wait_by_scope(CTX, USER, SCOPES[0]) is None
 
 
 @pytest.mark.parametrize(
