@@ -127,7 +127,7 @@ def ensure_version(key: str, version: int, expected: int | None) -> None:
     if expected is not None and version != expected:
         raise conflict(
             f"session {key} is at version {version}, not {expected}: another write came "
-            "first; read it again (history or get_session) and retry"
+            "first; read its last version again with history() and retry"
         )
 
 
