@@ -191,10 +191,6 @@ class EventSourcedSessionStore(AuditedSessionStore):
             session = None if holder is None else unit.load(SessionKey(holder.session_key))
             if session is not None:
                 session.clear_wait(lookup, unit.op)
-                if not session.pending_events:
-                    # The index named it, but it waits elsewhere: the scope changed hands
-                    # between the two reads. Look again rather than clear nothing.
-                    unit.confirm_scope(lookup, holder)
 
         self._write(clear, ctx)
 

@@ -25,10 +25,6 @@ from projections.projector import pending_changes
 from projections.read_models import ReadModelReader, WaitEntry
 
 
-class StaleRead(Exception):
-    """Two reads of one operation disagree: another write came between them. Run again."""
-
-
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
@@ -41,7 +37,8 @@ class UnitOfWork:
         self._cache = cache
         self._fresh = fresh
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
-        self.used_cache = False
+        self._scopes_read: dict[str, WaitEntry | None] = {}
+        self._used_cache = False
 
     def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
         """The key's aggregate, or None if the key never had a stream.
@@ -50,7 +47,7 @@ class UnitOfWork:
         if key in self._loaded:
             return self._loaded[key][1]
         state = None if fresh or self._fresh else self._cache.get(key)
-        self.used_cache = self.used_cache or state is not None
+        self._used_cache = self._used_cache or state is not None
         state = state or self._models.session_state(key)
         if state is None:
             return None
@@ -63,12 +60,19 @@ class UnitOfWork:
         self._loaded[session.session_key] = (None, session)
 
     def scope_entry(self, scope_key: str) -> WaitEntry | None:
-        return self._models.scope_entry(scope_key)
+        entry = self._models.scope_entry(scope_key)
+        self._scopes_read.setdefault(scope_key, entry)
+        return entry
 
-    def confirm_scope(self, scope_key: str, seen: WaitEntry | None) -> None:
-        """The scope index still says what it said earlier in this operation."""
-        if self._models.scope_entry(scope_key) != seen:
-            raise StaleRead(scope_key)
+    def may_have_missed_a_write(self) -> bool:
+        """For a command that refused or appended nothing, which no clash can check: it
+        decided on a cached state, or on a scope entry and a session read after it, and
+        the entry has changed since (another write came between the reads)."""
+        if self._used_cache:
+            return True
+        return bool(self._loaded) and any(
+            self._models.scope_entry(key) != entry for key, entry in self._scopes_read.items()
+        )
 
     def sessions(self) -> list[Session]:
         return [session for _, session in self._loaded.values() if session.pending_events]
@@ -114,26 +118,23 @@ class WriteLoop:
     def run(self, command: Callable[[UnitOfWork], T], trace: Trace, now: datetime | None) -> T:
         """`now`: the operation's instant when not the clock's (a sweep at a given time).
 
-        A cached state is caught when stale only by the append it makes: a command that
-        refuses or writes nothing on one runs again on states read from the database, as
-        does one whose reads disagree (`StaleRead`)."""
+        A stale read is caught by the append it leads to. A command that refuses or
+        appends nothing runs again on states read from the database when it may have
+        missed a write (`UnitOfWork.may_have_missed_a_write`)."""
         fresh = False
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             op = Operation(now or self._clock(), trace)
             unit = UnitOfWork(self._models, self._cache, op, fresh=fresh)
             try:
                 result = command(unit)
-            except StaleRead:
-                fresh = True
-                continue
             except SessionError:
-                if unit.used_cache:
+                if unit.may_have_missed_a_write():
                     fresh = True
                     continue
                 unit.keep_only_expiries()
                 self._commit(unit)
                 raise
-            if unit.used_cache and not unit.sessions():
+            if not unit.sessions() and unit.may_have_missed_a_write():
                 fresh = True
                 continue
             if self._commit(unit):
