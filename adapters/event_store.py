@@ -34,6 +34,7 @@ from domain.rules import (
     is_live,
     scope_key,
     user_key,
+    version_arg,
 )
 from domain.scope import ReplyScope
 from domain.session import SessionData
@@ -212,15 +213,15 @@ class EventSourcedSessionStore(AuditedSessionStore):
         if version is not None and at is not None:
             raise invalid_input("give a version or an instant, not both")
         if version is not None:
-            _version(version, "version")
+            version_arg(version, "version")
         at = None if version is not None else self._instant(at)
         with self._database("get_session_at"):
             return self._audit.session_at(key, version, at)
 
     def diff(self, key: SessionKey | str, v1: int, v2: int) -> SessionDiff:
         key = SessionKey(key)
-        _version(v1, "v1")
-        _version(v2, "v2")
+        version_arg(v1, "v1")
+        version_arg(v2, "v2")
         with self._database("diff"):
             return self._audit.diff(key, v1, v2)
 
@@ -324,11 +325,6 @@ class EventSourcedSessionStore(AuditedSessionStore):
         if not isinstance(at, datetime) or at.tzinfo is None:
             raise invalid_input("instants must be timezone-aware datetimes")
         return at
-
-
-def _version(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_input(f"{name} must be an int, got {type(value).__name__}")
 
 
 def _scope(scope: object) -> ReplyScope:

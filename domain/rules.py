@@ -114,12 +114,20 @@ def ensure_context_size(data: SessionData, limit: int) -> None:
         )
 
 
+def version_arg(value: object, name: str) -> int:
+    """A stream version given by the caller: an int (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_input(f"{name} must be an int, got {type(value).__name__}")
+    return value
+
+
 def expected_version_arg(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid_input(f"expected_version must be a positive int or None, got {value!r}")
-    return value
+    version = version_arg(value, "expected_version")
+    if version < 1:
+        raise invalid_input(f"expected_version must be positive, got {version}")
+    return version
 
 
 def ensure_version(key: str, version: int, expected: int | None) -> None:
