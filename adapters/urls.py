@@ -24,12 +24,7 @@ _POSTGRES_OPTIONS = {
     "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
 }
 # Whole numbers, each with its least value: seconds, connections, seconds.
-_POSTGRES_NUMBERS = {
-    "POSTGRES_CONNECT_TIMEOUT": 1,
-    "POSTGRES_POOL_SIZE": 1,
-    "POSTGRES_MAX_OVERFLOW": 0,
-    "POSTGRES_LOCK_TIMEOUT": 0,
-}
+_POSTGRES_NUMBERS = {"connect_timeout": 1, "pool_size": 1, "max_overflow": 0, "lock_timeout": 0}
 _POSTGRES_DEFAULTS = {
     "POSTGRES_CONNECT_TIMEOUT": "5",
     "POSTGRES_POOL_SIZE": "4",
@@ -138,12 +133,11 @@ def _postgres_settings(url: str) -> dict[str, str]:
             raise invalid_input(
                 f"unknown PostgreSQL URL option {name!r}: use {', '.join(_POSTGRES_OPTIONS)}"
             )
-        settings[_POSTGRES_OPTIONS[name]] = values[-1]
-    for setting, least in _POSTGRES_NUMBERS.items():
-        value = settings.get(setting)
-        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
-            option = next(o for o, s in _POSTGRES_OPTIONS.items() if s == setting)
-            raise invalid_input(f"PostgreSQL URL option {option} must be a whole number >= {least}")
+        value = values[-1]
+        least = _POSTGRES_NUMBERS.get(name)
+        if least is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
+            raise invalid_input(f"PostgreSQL URL option {name} must be a whole number >= {least}")
+        settings[_POSTGRES_OPTIONS[name]] = value
     schema = settings.get("POSTGRES_SCHEMA")
     if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
         raise invalid_input(f"schema {schema!r} must be a plain identifier (letters, digits, _)")
