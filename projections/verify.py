@@ -8,8 +8,9 @@ then compared with a replay of the events that passed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -21,6 +22,8 @@ from domain.state import stream_id
 from projections.history import LoggedEvent
 from projections.read_models import MemoryReadModels, StreamHead, WaitEntry
 from projections.replay import rebuild
+
+V = TypeVar("V")
 
 Decode = Callable[[Notification], Session.Event]
 
@@ -118,31 +121,39 @@ def _check_heads(streams: dict[UUID, _Stream], heads: dict[str, StreamHead]) -> 
 
 def drift(stored: MemoryReadModels, replayed: MemoryReadModels) -> list[str]:
     """Each read-model row that differs from the replay, named."""
-    problems = []
-    for key in sorted(stored.states.keys() | replayed.states.keys()):
-        have, want = stored.states.get(key), replayed.states.get(key)
-        if have != want:
-            problems.append(
-                f"read model 'session state' of {key} differs from the log "
-                f"(stored {_version(have)}, log {_version(want)})"
-            )
-    for scope in sorted(stored.scopes.keys() | replayed.scopes.keys()):
-        have_entry, want_entry = stored.scopes.get(scope), replayed.scopes.get(scope)
-        if have_entry != want_entry:
-            problems.append(
-                f"read model 'scope index' entry {scope[:16]}: holds {_entry(have_entry)}, "
-                f"the log says {_entry(want_entry)}"
-            )
-    for user in sorted(stored.waits.keys() | replayed.waits.keys()):
-        have_waits = list(stored.waits.get(user, {}).values())
-        want_waits = list(replayed.waits.get(user, {}).values())
-        if have_waits != want_waits:
-            problems.append(
-                f"read model 'user waits' of user {user[:16]}: "
-                f"{[w.session_key for w in have_waits]}, the log says "
-                f"{[w.session_key for w in want_waits]}"
-            )
+    problems = [
+        f"read model 'session state' of {key} differs from the log "
+        f"(stored {_version(have)}, log {_version(want)})"
+        for key, have, want in _differing(stored.states, replayed.states)
+    ]
+    problems += [
+        f"read model 'scope index' entry {scope[:16]}: holds {_entry(have)}, "
+        f"the log says {_entry(want)}"
+        for scope, have, want in _differing(stored.scopes, replayed.scopes)
+    ]
+    problems += [
+        f"read model 'user waits' of user {user[:16]}: {_keys(have)}, the log says {_keys(want)}"
+        for user, have, want in _differing(_listed(stored.waits), _listed(replayed.waits))
+    ]
     return problems
+
+
+def _differing(
+    have: Mapping[str, V], want: Mapping[str, V]
+) -> Iterator[tuple[str, V | None, V | None]]:
+    """Each key whose rows differ (a row missing on one side is None), in key order."""
+    for key in sorted(have.keys() | want.keys()):
+        if have.get(key) != want.get(key):
+            yield key, have.get(key), want.get(key)
+
+
+def _listed(waits: Mapping[str, Mapping[str, WaitEntry]]) -> dict[str, list[WaitEntry]]:
+    """A user's waits in their order, which counts (a user with none: no row)."""
+    return {user: list(entries.values()) for user, entries in waits.items() if entries}
+
+
+def _keys(waits: list[WaitEntry] | None) -> list[str]:
+    return [wait.session_key for wait in waits or []]
 
 
 def _version(state: object) -> str:
