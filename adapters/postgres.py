@@ -24,7 +24,7 @@ from adapters.encryption import content_sealer
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
 from adapters.postgres_pool import recovering_pool
-from adapters.sql_reader import SqlReadModelReader, decode_all
+from adapters.sql_reader import SqlReadModelReader, read_all
 from adapters.sql_tables import SqlReadModels
 from adapters.store_options import StoreOptions
 from projections.changes import Change, row_of
@@ -135,12 +135,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            log = self._select_log(cursor)
-            tables = []
-            for statement in self.tables.select_all:
-                cursor.execute(statement)
-                tables.append(cursor.fetchall())
-        return log, decode_all(self.tables.sealer, *tables)
+            return self._select_log(cursor), read_all(cursor, self.tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The lock on the state table conflicts with every write, not with reads.
@@ -205,15 +200,11 @@ class PostgresReadModelReader(SqlReadModelReader):
             rows: list[Sequence[Any]] = list(cursor.fetchall())
             return rows
 
-    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
-        results: list[list[Sequence[Any]]] = []
+    def load_all(self) -> MemoryReadModels:
         with self._datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            for statement in statements:
-                cursor.execute(statement)
-                results.append(list(cursor.fetchall()))
-        return results
+            return read_all(cursor, self.tables)
 
 
 def open_postgres_store(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.encryption import ContentSealer
 from adapters.sql_tables import SqlReadModels, from_micros, to_micros
@@ -27,8 +27,8 @@ class SqlReadModelReader(ABC):
         """Rows of one statement, outside any write transaction."""
 
     @abstractmethod
-    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
-        """Rows of several statements from one consistent snapshot."""
+    def load_all(self) -> MemoryReadModels:
+        """Every read model and the heads, from one consistent snapshot (`read_all`)."""
 
     def session_state(self, session_key: str) -> SessionState | None:
         rows = self.fetch(self.tables.select_state, (str(stream_id(session_key)),))
@@ -53,8 +53,23 @@ class SqlReadModelReader(ABC):
     def due_sessions(self, now: datetime) -> list[str]:
         return [row[0] for row in self.fetch(self.tables.select_due, (to_micros(now),))]
 
-    def load_all(self) -> MemoryReadModels:
-        return decode_all(self.tables.sealer, *self.fetch_snapshot(self.tables.select_all))
+
+
+class RowCursor(Protocol):
+    """What `read_all` needs of a cursor: psycopg's and the library's SQLite one both fit."""
+
+    def execute(self, statement: str, /) -> object: ...
+
+    def fetchall(self) -> Any: ...
+
+
+def read_all(cursor: RowCursor, tables: SqlReadModels) -> MemoryReadModels:
+    """Every read model and the heads, read on `cursor` inside the caller's snapshot."""
+    rows = []
+    for statement in tables.select_all:
+        cursor.execute(statement)
+        rows.append(cursor.fetchall())
+    return decode_all(tables.sealer, *rows)
 
 
 def decode_state(session_key: str, row: Sequence[Any], sealer: ContentSealer) -> SessionState:

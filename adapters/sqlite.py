@@ -13,7 +13,7 @@ from adapters.application import SessionLog, read_model_changes
 from adapters.encryption import content_sealer
 from adapters.event_store import EventSourcedSessionStore
 from adapters.log_access import BuildReadModels
-from adapters.sql_reader import SqlReadModelReader, decode_all
+from adapters.sql_reader import SqlReadModelReader, read_all
 from adapters.sql_tables import SqlReadModels
 from adapters.store_options import StoreOptions
 from projections.projector import as_changes
@@ -61,12 +61,7 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
 
     def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
         with self.datastore.transaction(commit=False) as c:
-            log = self._select_log(c)
-            tables = []
-            for statement in self.tables.select_all:
-                c.execute(statement)
-                tables.append(c.fetchall())
-        return log, decode_all(self.tables.sealer, *tables)
+            return self._select_log(c), read_all(c, self.tables)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The first DELETE takes the write lock, so no write lands between read and rewrite."""
@@ -113,13 +108,9 @@ class SQLiteReadModelReader(SqlReadModelReader):
             rows: list[Sequence[Any]] = cursor.fetchall()
             return rows
 
-    def fetch_snapshot(self, statements: list[str]) -> list[list[Sequence[Any]]]:
-        results = []
+    def load_all(self) -> MemoryReadModels:
         with self._datastore.transaction(commit=False) as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-                results.append(cursor.fetchall())
-        return results
+            return read_all(cursor, self.tables)
 
 
 def open_sqlite_store(path: str, options: StoreOptions) -> EventSourcedSessionStore:
