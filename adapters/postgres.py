@@ -17,7 +17,6 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg import ClientCursor, Cursor
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed
-from psycopg_pool import PoolTimeout
 
 from adapters.application import SessionLog, read_model_changes
 from adapters.encryption import content_sealer
@@ -180,20 +179,9 @@ class PostgresReadModelReader(SqlReadModelReader):
         self._datastore = datastore
 
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
-        try:
-            return self._fetch_once(statement, params)
-        except PoolTimeout:
-            raise  # no connection could be made within the connect timeout: the server is down
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            # A broken pooled connection (the server restarted): drop every broken one and
-            # try once more, so the store recovers by itself instead of failing once per
-            # connection in the pool.
-            self._datastore.pool.check()
-            return self._fetch_once(statement, params)
-
-    def _fetch_once(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
-        """Straight on the pool (the library's wrapper costs a tenth of a read): driver
-        errors are translated by the store."""
+        """Straight on the pool (the library's wrapper costs a tenth of a read), which never
+        hands out a connection the server closed (`RecoveringPool`); driver errors are
+        translated by the store."""
         with self._datastore.pool.connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(statement, params, prepare=True)
