@@ -16,10 +16,10 @@ def set_up_store(url: str | None, grant_to: str | None = None) -> list[str]:
         raise invalid_input("memory:// stores live in one process: there is nothing to set up")
     if grant_to is not None and location.backend != "postgresql":
         raise invalid_input("--grant-to needs a postgresql:// URL: SQLite has no roles")
+    if grant_to is not None and (not grant_to or "\x00" in grant_to):
+        raise invalid_input("--grant-to needs a role name")
     open_store(url).close()
     done = ["tables ready"]
     if grant_to is not None:
-        if not grant_to or "\x00" in grant_to:
-            raise invalid_input("--grant-to needs a role name")
         done += grant_runtime_role(location.postgres, grant_to)
     return done
