@@ -18,14 +18,13 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 from uuid import uuid4
 
-from adapters.open_store import open_store
 from benchmarks.config import Config
 from benchmarks.databases import Databases
 from benchmarks.floors import open_floor
 from benchmarks.inputs import add_session, data_of, serial
 from benchmarks.timing import Call, Prepare, Row, Stats
 from benchmarks.workloads import turn_calls
-from domain import SessionStore
+from greentic_session import SessionStore, open_store
 
 POOL = 20  # sessions per writer
 WORKLOADS = ("update_session", "turn")

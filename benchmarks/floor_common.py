@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
-from domain import ReplyScope, SessionData, SessionKey, SessionStore, TenantCtx, UserId
-from domain.errors import ErrorCode, SessionError
-from domain.rules import (
+from greentic_session import ReplyScope, SessionData, SessionKey, SessionStore, TenantCtx, UserId
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.rules import (
     Clock,
     deadline,
     ensure_alignment,

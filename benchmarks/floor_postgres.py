@@ -21,9 +21,9 @@ from psycopg import errors
 from benchmarks.databases import libpq_url, schema_of
 from benchmarks.floor_common import FloorStore, PerThread, Registration, live, owner
 from benchmarks.floor_sql import PostgresSQL as SQL
-from domain import ReplyScope, SessionData, SessionKey, TenantCtx, UserId
-from domain.errors import ErrorCode, SessionError, not_found
-from domain.rules import Clock, ensure_preserved, expect
+from greentic_session import ReplyScope, SessionData, SessionKey, TenantCtx, UserId
+from greentic_session.domain.errors import ErrorCode, SessionError, not_found
+from greentic_session.domain.rules import Clock, ensure_preserved, expect
 
 RETRIED = (errors.UniqueViolation, errors.DeadlockDetected, errors.SerializationFailure)
 MAX_ATTEMPTS = 20

@@ -16,9 +16,9 @@ from uuid import uuid4
 
 from benchmarks.floor_common import FloorStore, PerThread, Registration, live, owner
 from benchmarks.floor_sql import SQLiteSQL as SQL
-from domain import ReplyScope, SessionData, SessionKey, TenantCtx, UserId
-from domain.errors import not_found
-from domain.rules import Clock, ensure_preserved, expect
+from greentic_session import ReplyScope, SessionData, SessionKey, TenantCtx, UserId
+from greentic_session.domain.errors import not_found
+from greentic_session.domain.rules import Clock, ensure_preserved, expect
 
 
 class SQLiteFloor(FloorStore):

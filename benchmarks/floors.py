@@ -7,7 +7,7 @@ from benchmarks.floor_common import FloorStore
 from benchmarks.floor_memory import MemoryFloor
 from benchmarks.floor_postgres import PostgresFloor
 from benchmarks.floor_sqlite import SQLiteFloor
-from domain.rules import Clock
+from greentic_session.domain.rules import Clock
 
 
 def open_floor(url: str, clock: Clock | None = None) -> FloorStore:

@@ -13,7 +13,6 @@ import time
 from contextlib import ExitStack
 from functools import partial
 
-from adapters.open_store import open_store
 from benchmarks.config import Config
 from benchmarks.databases import Databases
 from benchmarks.floors import open_floor
@@ -22,7 +21,7 @@ from benchmarks.plain_eventsourcing import gets, open_plain, session_with_events
 from benchmarks.seeding import seed_floor, seed_store
 from benchmarks.timing import Prepare, Row, Stats, cycle_calls, measure_sides
 from benchmarks.workloads import FEW_WAITS, find_calls, list_calls
-from domain import SessionKey, SessionStore
+from greentic_session import SessionKey, SessionStore, open_store
 
 Side = tuple[str, str, str, int]  # subject, operation, variant, size
 

@@ -17,7 +17,14 @@ from functools import cache
 from typing import Any
 from uuid import uuid4
 
-from domain import ReplyScope, SessionCursor, SessionData, SessionKey, SessionStore, TenantCtx
+from greentic_session import (
+    ReplyScope,
+    SessionCursor,
+    SessionData,
+    SessionKey,
+    SessionStore,
+    TenantCtx,
+)
 
 CONTEXT_JSON_BYTES = 1024
 WAIT_TTL = timedelta(hours=1)

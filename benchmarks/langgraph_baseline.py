@@ -20,14 +20,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from adapters.open_store import open_store
 from benchmarks.config import Config
 from benchmarks.databases import Databases, create_schema, libpq_url, schema_of
 from benchmarks.floors import open_floor
 from benchmarks.inputs import add_session, data_of, serial, spread_user
 from benchmarks.timing import Call, Prepare, Row, measure_sides
 from benchmarks.workloads import READ_POOL
-from domain import SessionKey, SessionStore
+from greentic_session import SessionKey, SessionStore, open_store
 
 OPERATION = "update + get cycle"
 

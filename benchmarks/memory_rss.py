@@ -15,11 +15,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from adapters.open_store import open_store
 from benchmarks.floor_memory import MemoryFloor
 from benchmarks.inputs import session_data, spread_user, tenant_ctx
 from benchmarks.plain_eventsourcing import create_and_save, open_plain
-from domain import SessionStore
+from greentic_session import SessionStore, open_store
 
 SUBJECTS = ("ours", "floor", "eventsourcing")
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 
-from adapters.open_store import open_store
 from benchmarks.config import Config
 from benchmarks.databases import Databases
 from benchmarks.floors import open_floor
@@ -27,6 +26,7 @@ from benchmarks.plain_eventsourcing import (
 )
 from benchmarks.timing import Prepare, Row, measure_sides
 from benchmarks.workloads import READ_POOL, WORKLOADS
+from greentic_session import open_store
 
 
 def plain_gets(app: PlainSessions) -> Prepare:

@@ -16,10 +16,9 @@ import multiprocessing
 import time
 from uuid import uuid4
 
-from adapters.open_store import open_store
 from benchmarks.floor_common import FloorStore, Registration
 from benchmarks.inputs import WAIT_TTL, ctx_of, data_of
-from domain import ReplyScope, SessionKey, SessionStore
+from greentic_session import ReplyScope, SessionKey, SessionStore, open_store
 
 OTHER_USERS = 1000
 CHECK_EVERY = 50  # registrations between looks at the clock

@@ -24,7 +24,7 @@ from benchmarks.inputs import (
     unique_scope,
 )
 from benchmarks.timing import Call, Prepare, cycle_calls
-from domain import ReplyScope, SessionData, SessionStore
+from greentic_session import ReplyScope, SessionData, SessionStore
 
 READ_POOL = 100  # reads, updates and turns cycle over this many sessions or waits
 FEW_WAITS = 5  # waits of the user whose waits are listed

@@ -1,6 +1,6 @@
 """The contract of greentic-session: types, rules, the `Session` aggregate, the store interface."""
 
-from domain.audit import (
+from greentic_session.domain.audit import (
     EventType,
     Explanation,
     FieldChange,
@@ -8,12 +8,20 @@ from domain.audit import (
     SessionEvent,
     VerifyReport,
 )
-from domain.errors import ErrorCode, SessionError
-from domain.identifiers import EnvId, FlowId, PackId, SessionKey, TeamId, TenantId, UserId
-from domain.scope import ReplyScope, WaitScope
-from domain.session import SessionCursor, SessionData
-from domain.store import AuditedSessionStore, SessionStore
-from domain.tenant import Impersonation, InvocationDeadline, TenantCtx
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.identifiers import (
+    EnvId,
+    FlowId,
+    PackId,
+    SessionKey,
+    TeamId,
+    TenantId,
+    UserId,
+)
+from greentic_session.domain.scope import ReplyScope, WaitScope
+from greentic_session.domain.session import SessionCursor, SessionData
+from greentic_session.domain.store import AuditedSessionStore, SessionStore
+from greentic_session.domain.tenant import Impersonation, InvocationDeadline, TenantCtx
 
 __all__ = [
     "AuditedSessionStore",

@@ -6,28 +6,30 @@ event is the only place state changes, so a replay of the log rebuilds the same 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic, register_topic
 
-from domain.chain import ENVELOPE_FIELDS, GENESIS, event_hash
-from domain.errors import not_found
-from domain.identifiers import SessionKey, UserId
-from domain.operation import Operation, Trace
-from domain.rules import (
+from greentic_session.domain.chain import ENVELOPE_FIELDS, GENESIS, event_hash
+from greentic_session.domain.errors import not_found
+from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.operation import Operation, Trace
+from greentic_session.domain.rules import (
     ensure_alignment,
     ensure_preserved,
     ensure_version,
     ensure_wait_user,
     is_expired,
 )
-from domain.scope import ReplyScope
-from domain.session import SessionData
-from domain.state import SessionState, Wait, stream_id
-from domain.tenant import TenantCtx
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
+from greentic_session.domain.state import SessionState, Wait, stream_id
+from greentic_session.domain.tenant import TenantCtx
 
 JsonDict = dict[str, Any]
 
@@ -323,3 +325,30 @@ class Session(Aggregate):
         self.data = None
         self.expires_at = None
         self.wait = None
+
+
+TOPIC_BEFORE_THE_PACKAGE = "domain.aggregate"
+"""The module path of this file in 0.1.0, when `domain` was a top-level package. Events and
+aggregates stored then name their classes by it (`domain.aggregate:Session.Created`, ...):
+registered, those topics decode to the classes here. Hashes never cover topics, so they
+verify as before."""
+
+register_topic(TOPIC_BEFORE_THE_PACKAGE, sys.modules[__name__])
+
+EVENT_CLASSES: tuple[type[Session.Event], ...] = (
+    Session.Created,
+    Session.Recreated,
+    Session.Updated,
+    Session.WaitRegistered,
+    Session.WaitSuperseded,
+    Session.WaitCleared,
+    Session.WaitExpired,
+    Session.Removed,
+)
+EVENT_TOPICS = frozenset(
+    {get_topic(cls) for cls in EVENT_CLASSES}
+    | {f"{TOPIC_BEFORE_THE_PACKAGE}:{cls.__qualname__}" for cls in EVENT_CLASSES}
+)
+"""The topics a session event may be stored under: today's, and those of 0.1.0. Anything
+else in the log is not ours and is never decoded (it could name any importable class)."""
+

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from domain.identifiers import SessionKey
-from domain.scope import ReplyScope
-from domain.session import SessionData
+from greentic_session.domain.identifiers import SessionKey
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
 
 
 class EventType(StrEnum):

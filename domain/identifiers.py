@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Self
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from domain.errors import invalid_input
+from greentic_session.domain.errors import invalid_input
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._-]+")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from domain.identifiers import SessionKey
+from greentic_session.domain.identifiers import SessionKey
 
 
 def _sha256_key(text: str) -> SessionKey:

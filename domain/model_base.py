@@ -15,7 +15,7 @@ from pydantic import (
     model_serializer,
 )
 
-from domain.identifiers import check_text
+from greentic_session.domain.identifiers import check_text
 
 
 class ContractModel(BaseModel):

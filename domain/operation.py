@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.tenant import TenantCtx
+from greentic_session.domain.tenant import TenantCtx
 
 Trace = dict[str, str]
 """The caller's `trace_id`, `correlation_id`, `provider_id` and `actor` (its user), when set."""

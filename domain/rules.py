@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from domain.errors import SessionError, conflict, invalid_input
-from domain.identifiers import UserId
-from domain.scope import ReplyScope
-from domain.session import SessionData
-from domain.tenant import TenantCtx
+from greentic_session.domain.errors import SessionError, conflict, invalid_input
+from greentic_session.domain.identifiers import UserId
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
+from greentic_session.domain.tenant import TenantCtx
 
 _T = TypeVar("_T")
 

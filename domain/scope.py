@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from domain.model_base import ContractModel
+from greentic_session.domain.model_base import ContractModel
 
 
 class ReplyScope(ContractModel):

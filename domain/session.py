@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.identifiers import FlowId, PackId
-from domain.model_base import ContractModel
-from domain.tenant import TenantCtx
+from greentic_session.domain.identifiers import FlowId, PackId
+from greentic_session.domain.model_base import ContractModel
+from greentic_session.domain.tenant import TenantCtx
 
 
 class SessionCursor(ContractModel):

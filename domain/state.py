@@ -7,11 +7,11 @@ from datetime import datetime
 from functools import lru_cache
 from uuid import UUID, uuid5
 
-from domain.chain import GENESIS
-from domain.identifiers import SessionKey
-from domain.rules import is_live
-from domain.scope import ReplyScope
-from domain.session import SessionData
+from greentic_session.domain.chain import GENESIS
+from greentic_session.domain.identifiers import SessionKey
+from greentic_session.domain.rules import is_live
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
 
 # Fixed forever: stream ids of existing logs are derived from it.
 SESSION_STREAM_NAMESPACE = UUID("6f1d2b1e-8c3a-5d5e-9a41-3c9d7e0b2a10")

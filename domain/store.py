@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import IO, Self
 
-from domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from domain.errors import invalid_input
-from domain.identifiers import SessionKey, TenantId, UserId
-from domain.scope import ReplyScope
-from domain.session import SessionData
-from domain.tenant import TenantCtx
+from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.errors import invalid_input
+from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
+from greentic_session.domain.tenant import TenantCtx
 
 
 class SessionStore(ABC):

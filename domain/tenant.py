@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from domain.identifiers import EnvId, TeamId, TenantId, UserId, check_text
-from domain.model_base import ContractModel
+from greentic_session.domain.identifiers import EnvId, TeamId, TenantId, UserId, check_text
+from greentic_session.domain.model_base import ContractModel
 
 
 class InvocationDeadline(ContractModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.state import SessionState
+from greentic_session.domain.state import SessionState
 
 
 @dataclass(frozen=True, slots=True)

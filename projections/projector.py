@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from domain.aggregate import Session
-from domain.state import SessionState
-from projections.changes import (
+from greentic_session.domain.aggregate import Session
+from greentic_session.domain.state import SessionState
+from greentic_session.projections.changes import (
     AddUserWait,
     Change,
     ClaimScope,
@@ -21,7 +21,7 @@ from projections.changes import (
     RecordHead,
     ReleaseScope,
 )
-from projections.read_models import MemoryReadModels, WaitEntry
+from greentic_session.projections.read_models import MemoryReadModels, WaitEntry
 
 
 def changes_for(before: SessionState | None, after: SessionState, registered: bool) -> list[Change]:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.rules import is_expired
-from domain.session import SessionData
-from domain.state import SessionState
-from projections.changes import (
+from greentic_session.domain.rules import is_expired
+from greentic_session.domain.session import SessionData
+from greentic_session.domain.state import SessionState
+from greentic_session.projections.changes import (
     AddUserWait,
     Change,
     ClaimScope,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.aggregate import Session
-from projections.projector import replay
-from projections.read_models import MemoryReadModels
+from greentic_session.domain.aggregate import Session
+from greentic_session.projections.projector import replay
+from greentic_session.projections.read_models import MemoryReadModels
 
 
 def rebuild(events: Iterable[Session.Event | Session.Created]) -> MemoryReadModels:

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from domain import AuditedSessionStore
+from greentic_session import AuditedSessionStore
 from tests.support import FakeClock
 
 PG_DSN = os.environ.get("GREENTIC_SESSION_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -37,7 +37,7 @@ PERSISTENT_BACKENDS = [
 
 def open_store(url: str, clock: Callable[[], datetime] | None = None) -> AuditedSessionStore:
     """Imported late, so the unit tests of `domain` run while `adapters` is still missing."""
-    from adapters import open_store as _open_store
+    from greentic_session import open_store as _open_store
 
     return _open_store(url, clock=clock)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from domain import ReplyScope, SessionCursor, SessionData, TenantCtx
+from greentic_session import ReplyScope, SessionCursor, SessionData, TenantCtx
 
 SQL_FRAGMENTS = [
     "'; DROP TABLE gs_session_state; --",

@@ -27,9 +27,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
-from adapters import open_store
-from adapters.event_store import EventSourcedSessionStore
-from domain import SessionData, SessionError, TenantCtx
+from greentic_session import SessionData, SessionError, TenantCtx, open_store
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from tests.support import make_ctx, make_data, make_scope
 
 # -- what the workers share with the parent ---------------------------------------------------

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from domain import ErrorCode, ReplyScope, SessionCursor, SessionData, SessionError, TenantCtx
+from greentic_session import (
+    ErrorCode,
+    ReplyScope,
+    SessionCursor,
+    SessionData,
+    SessionError,
+    TenantCtx,
+)
 
 # Fixed, so runs are reproducible; far from the real clock, so a store that mixes the real
 # clock into expiry decisions fails the TTL tests.

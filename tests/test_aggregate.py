@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import ErrorCode, ReplyScope, SessionError, SessionKey, UserId
-from domain.aggregate import Session
-from domain.operation import Operation
-from domain.rules import scope_key, user_key
-from domain.state import stream_id
+from greentic_session import ErrorCode, ReplyScope, SessionError, SessionKey, UserId
+from greentic_session.domain.aggregate import Session
+from greentic_session.domain.operation import Operation
+from greentic_session.domain.rules import scope_key, user_key
+from greentic_session.domain.state import stream_id
 from tests.support import make_ctx, make_data
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

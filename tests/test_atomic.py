@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain import AuditedSessionStore, ErrorCode, SessionError
+from greentic_session import AuditedSessionStore, ErrorCode, SessionError
 from tests.support import FakeClock, make_ctx, make_data, make_scope, raises_code, run_together
 
 CTX = make_ctx(user="alice")

@@ -19,7 +19,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from domain import (
+from greentic_session import (
     AuditedSessionStore,
     ErrorCode,
     EventType,
@@ -31,7 +31,7 @@ from domain import (
     TenantCtx,
     UserId,
 )
-from domain.rules import scope_key, user_key
+from greentic_session.domain.rules import scope_key, user_key
 from tests.conftest import Databases, open_store
 from tests.support import FakeClock, make_ctx, make_data, make_scope, raises_code
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters import open_store
-from domain import ReplyScope
+from greentic_session import ReplyScope, open_store
 from tests.conftest import PERSISTENT_BACKENDS
 from tests.support import FakeClock, make_ctx, make_data, run_console_script
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from domain import (
+from greentic_session import (
     ErrorCode,
     Impersonation,
     InvocationDeadline,

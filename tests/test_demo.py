@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.demo import run_demo
+from greentic_session.adapters.cli.demo import run_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_EVENT_KINDS = [
@@ -46,7 +46,7 @@ def test_the_demo_command_reports_an_unreachable_database_without_a_traceback() 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The command line tool in a process of its own, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args],
+        [sys.executable, "-m", "greentic_session", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,17 +11,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from adapters import open_store
-from adapters.encryption import KEY_VARIABLE, new_key
-from adapters.event_store import EventSourcedSessionStore
-from domain import (
+from greentic_session import (
     AuditedSessionStore,
     ErrorCode,
     ReplyScope,
     SessionCursor,
     SessionData,
     SessionError,
+    open_store,
 )
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.adapters.storage.encryption import KEY_VARIABLE, new_key
 from tests.conftest import PERSISTENT_BACKENDS, Databases
 from tests.support import FakeClock, make_ctx, raises_code
 

@@ -14,7 +14,7 @@ from functools import partial
 import pytest
 
 from benchmarks.floors import open_floor
-from domain import ErrorCode, SessionError, SessionStore
+from greentic_session import ErrorCode, SessionError, SessionStore
 from tests.conftest import Databases
 from tests.support import FakeClock, make_ctx, make_data, make_scope
 

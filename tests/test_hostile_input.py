@@ -35,11 +35,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from pydantic import BaseModel, ValidationError
 
-from adapters import open_store
-from adapters.cli import main as cli_main
-from adapters.event_store import EventSourcedSessionStore
-from adapters.urls import MAX_CONTEXT_VARIABLE, URL_VARIABLE
-from domain import (
+from greentic_session import (
     EnvId,
     ErrorCode,
     FlowId,
@@ -55,8 +51,12 @@ from domain import (
     TenantCtx,
     TenantId,
     UserId,
+    open_store,
 )
-from domain.rules import DEFAULT_MAX_CONTEXT_BYTES
+from greentic_session.adapters.bootstrap.urls import MAX_CONTEXT_VARIABLE, URL_VARIABLE
+from greentic_session.adapters.cli.main import main as cli_main
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain.rules import DEFAULT_MAX_CONTEXT_BYTES
 from tests.conftest import Databases, with_schema
 from tests.strategies import (
     WRONG_TYPES,
@@ -948,7 +948,7 @@ def test_an_encrypted_store_opened_with_a_hostile_key_is_refused_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GREENTIC_SESSION_ENCRYPTION_KEY", raising=False)
-    from adapters.encryption import new_key
+    from greentic_session.adapters.storage.encryption import new_key
 
     url, right = f"sqlite:///{tmp_path / 'sealed.db'}", new_key()
     with open_store(url, encryption_key=right) as store:

@@ -13,8 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from adapters import open_store
-from domain import ErrorCode
+from greentic_session import ErrorCode, open_store
 from tests.conftest import with_schema
 from tests.support import make_ctx, make_data, make_scope, raises_code, run_console_script
 

@@ -33,10 +33,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from adapters import open_store
-from adapters.event_store import EventSourcedSessionStore
-from domain import ErrorCode, ReplyScope, SessionData, SessionError, SessionKey
-from domain.audit import EventType
+from greentic_session import (
+    ErrorCode,
+    ReplyScope,
+    SessionData,
+    SessionError,
+    SessionKey,
+    open_store,
+)
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain.audit import EventType
 from tests.support import make_ctx, make_data, make_scope
 
 pytestmark = [pytest.mark.postgres, pytest.mark.stress]

@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from domain import AuditedSessionStore, ErrorCode, SessionError, SessionStore
-from projections.read_models import WaitEntry
+from greentic_session import AuditedSessionStore, ErrorCode, SessionError, SessionStore
+from greentic_session.projections.read_models import WaitEntry
 from tests.conftest import PERSISTENT_BACKENDS, Databases, open_store
 from tests.support import FakeClock, make_ctx, make_data, make_scope, run_together
 
@@ -255,7 +255,7 @@ def test_alternating_writes_from_two_instances_all_succeed(
 CHILD_SCRIPT = """
 import sys
 from datetime import datetime
-from adapters import open_store
+from greentic_session import open_store
 from tests.support import FakeClock, make_ctx, make_data, make_scope, run_together
 
 url, now = sys.argv[1], datetime.fromisoformat(sys.argv[2])
@@ -549,7 +549,7 @@ def test_a_broken_sqlite_file_gives_a_session_error_not_a_driver_error(tmp_path:
 
 OPENER_SCRIPT = """
 import sys
-from adapters import open_store
+from greentic_session import open_store
 from tests.support import make_ctx, make_data
 
 ctx = make_ctx(user="alice")
@@ -631,6 +631,6 @@ def test_an_unsupported_url_is_invalid_input(url: str) -> None:
 
 
 def open_store_default() -> SessionStore:
-    from adapters import open_store as open_default
+    from greentic_session import open_store as open_default
 
     return open_default()

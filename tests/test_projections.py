@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain import ReplyScope, SessionKey
-from domain.state import SessionState, Wait
-from projections.changes import (
+from greentic_session import ReplyScope, SessionKey
+from greentic_session.domain.state import SessionState, Wait
+from greentic_session.projections.changes import (
     AddUserWait,
     Change,
     ClaimScope,
@@ -17,8 +17,8 @@ from projections.changes import (
     ReleaseScope,
     in_apply_order,
 )
-from projections.projector import changes_for
-from projections.read_models import MemoryReadModels, ScopeTaken, WaitEntry
+from greentic_session.projections.projector import changes_for
+from greentic_session.projections.read_models import MemoryReadModels, ScopeTaken, WaitEntry
 from tests.support import make_ctx, make_data
 
 KEY = SessionKey("k1")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain import ErrorCode, SessionCursor, SessionData, SessionError, SessionStore
+from greentic_session import ErrorCode, SessionCursor, SessionData, SessionError, SessionStore
 from tests.support import make_ctx, make_data, make_scope
 
 CTX = make_ctx(user="alice")

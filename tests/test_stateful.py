@@ -25,8 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from adapters.event_store import EventSourcedSessionStore
-from domain import (
+from greentic_session import (
     ErrorCode,
     ReplyScope,
     SessionCursor,
@@ -35,6 +34,7 @@ from domain import (
     SessionKey,
     TenantCtx,
 )
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from tests.conftest import Databases, open_store
 from tests.support import FakeClock
 

@@ -41,11 +41,10 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from adapters import open_store
-from adapters.event_store import EventSourcedSessionStore
-from domain import ErrorCode, SessionEvent, UserId
-from domain.aggregate import Session
-from domain.rules import scope_key
+from greentic_session import ErrorCode, SessionEvent, UserId, open_store
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain.aggregate import Session
+from greentic_session.domain.rules import scope_key
 from tests.conftest import PERSISTENT_BACKENDS, PG_DSN, Databases
 from tests.stress_worker import (
     CLEAR,

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from domain import AuditedSessionStore, ErrorCode, SessionKey, VerifyReport
-from domain.chain import ENVELOPE_FIELDS, event_hash
-from domain.state import stream_id
+from greentic_session import AuditedSessionStore, ErrorCode, SessionKey, VerifyReport
+from greentic_session.domain.chain import ENVELOPE_FIELDS, event_hash
+from greentic_session.domain.state import stream_id
 from tests.conftest import PERSISTENT_BACKENDS
 from tests.support import make_ctx, make_data, make_scope, raises_code
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain import (
+from greentic_session import (
     EnvId,
     ErrorCode,
     FlowId,
@@ -25,12 +25,12 @@ from domain import (
     UserId,
     WaitScope,
 )
-from domain.mapping import (
+from greentic_session.domain.mapping import (
     canonical_session_key,
     telegram_update_to_session_key,
     webhook_to_session_key,
 )
-from domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user
+from greentic_session.domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user
 from tests.support import make_ctx, make_data
 
 IDENTIFIER_TYPES = [EnvId, TenantId, TeamId, UserId, FlowId, PackId]

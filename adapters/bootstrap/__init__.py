@@ -1,0 +1,1 @@
+"""Bootstrap: turn a URL and options into an open store, and set a schema up ahead of use."""

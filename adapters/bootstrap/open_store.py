@@ -1,0 +1,80 @@
+"""`open_store(url)`: the one way to get a store, whatever the backend."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+
+from greentic_session.adapters.bootstrap.urls import (
+    parse_store_url,
+    resolve_max_context_bytes,
+    resolve_url,
+)
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.adapters.service.store_options import StoreOptions
+from greentic_session.adapters.storage.database_errors import database_errors
+from greentic_session.adapters.storage.encryption import cipher_settings, resolve_key
+from greentic_session.adapters.storage.memory import open_memory_store
+from greentic_session.adapters.storage.postgres import open_postgres_store
+from greentic_session.adapters.storage.postgres_schema import schema_to_create
+from greentic_session.adapters.storage.sqlite import open_sqlite_store
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.rules import Clock, utc_now
+
+log = logging.getLogger(__name__)
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    clock: Clock | None = None,
+    encryption_key: str | None = None,
+    max_context_bytes: int | None = None,
+) -> EventSourcedSessionStore:
+    """Open (creating tables on first use) the store at `url`.
+
+    `url` defaults to `GREENTIC_SESSION_URL`, else `sqlite:///greentic-sessions.db`.
+    `clock` decides expiry (a callable returning an aware UTC datetime; tests pass a fake).
+    `encryption_key` (default `GREENTIC_SESSION_ENCRYPTION_KEY`): AES-GCM at rest, base64
+    of 16, 24 or 32 bytes (`greentic-session keygen`). `max_context_bytes` bounds a
+    session's `context_json` (default `GREENTIC_SESSION_MAX_CONTEXT_BYTES`, else 16 MiB).
+    """
+    if clock is not None:
+        _check_clock(clock)
+    options = StoreOptions(
+        clock=clock or utc_now,
+        max_context_bytes=resolve_max_context_bytes(max_context_bytes),
+        log_settings=cipher_settings(resolve_key(encryption_key)),
+    )
+    location = parse_store_url(resolve_url(url))
+    log.debug("opening %s store", location.backend)
+    with database_errors(f"opening the {location.backend} store"):
+        if location.backend == "memory":
+            return open_memory_store(options)
+        if location.backend == "sqlite":
+            return _open_sqlite(location.sqlite_path, options)
+        with schema_to_create(location.postgres) as create_tables:
+            return open_postgres_store(location.postgres, options, create_tables=create_tables)
+
+
+def _open_sqlite(path: str, options: StoreOptions) -> EventSourcedSessionStore:
+    try:
+        return open_sqlite_store(path, options)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # cannot open or lock it: unavailable
+        raise SessionError(
+            ErrorCode.INVALID_INPUT, f"{path} is not a SQLite database ({exc}); check the URL"
+        ) from exc
+
+
+def _check_clock(clock: Clock) -> None:
+    """Deadlines are compared with stored, timezone-aware UTC times: a naive clock cannot work."""
+    now = clock() if callable(clock) else None
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise SessionError(
+            ErrorCode.INVALID_INPUT,
+            "clock must be a callable returning a timezone-aware datetime, "
+            "e.g. lambda: datetime.now(UTC)",
+        )

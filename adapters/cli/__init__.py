@@ -1,0 +1,1 @@
+"""The `greentic-session` command-line tool."""

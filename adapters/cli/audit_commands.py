@@ -1,0 +1,121 @@
+"""The questions: a session's history, its state at a version or instant, what changed
+between two versions, a user's waits, and why a reply did or did not resume a flow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from greentic_session.adapters.bootstrap.open_store import open_store
+from greentic_session.adapters.cli import render
+from greentic_session.adapters.cli.options import at_option, caller, caller_options, store_options
+from greentic_session.adapters.cli.output import answer, when
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.scope import ReplyScope
+
+KEY = click.argument("key")
+
+
+def no_session(key: str, where: str = "") -> SessionError:
+    return SessionError(ErrorCode.NOT_FOUND, f"no session {key}{where}")
+
+
+@click.command()
+@KEY
+@store_options
+def history(key: str, url: str | None, as_json: bool) -> None:
+    """Every event of KEY, oldest first, across all its lives."""
+    with open_store(url) as store:
+        events = store.history(key)
+    if not events:
+        raise no_session(key, ": the log has no events for this key")
+    answer(as_json, events, render.history(key, events))
+
+
+@click.command(name="show")
+@KEY
+@click.option("--version", type=click.IntRange(min=1), help="the session right after version N")
+@at_option("the session as it was at this instant")
+@store_options
+def show_session(
+    key: str, version: int | None, at: datetime | None, url: str | None, as_json: bool
+) -> None:
+    """The session KEY: now (the live session), after --version N, or --at an instant."""
+    if version is not None and at is not None:
+        raise click.UsageError("give --version or --at, not both")
+    with open_store(url) as store:
+        if version is None and at is None:
+            data, where = store.get_session(key), "now"
+        else:
+            data = store.get_session_at(key, version=version, at=at)
+            where = f"at version {version}" if version is not None else f"at {when(at)}"
+    if data is None:
+        raise no_session(key, "" if where == "now" else f" {where}")
+    answer(as_json, data, render.session(key, data, where))
+
+
+@click.command()
+@KEY
+@click.argument("v1", type=click.IntRange(min=1))
+@click.argument("v2", type=click.IntRange(min=1))
+@store_options
+def diff(key: str, v1: int, v2: int, url: str | None, as_json: bool) -> None:
+    """What changed in KEY from version V1 to version V2."""
+    with open_store(url) as store:
+        if not store.history(key):
+            raise no_session(key, ": the log has no events for this key")
+        result = store.diff(key, v1, v2)
+    answer(as_json, result, render.diff(result))
+
+
+@click.command()
+@caller_options
+@store_options
+def waits(
+    env: str, tenant: str, team: str | None, user: str, url: str | None, as_json: bool
+) -> None:
+    """The sessions waiting for a reply from --user, oldest registration first."""
+    ctx = caller(env, tenant, team, user)
+    rows = []
+    with open_store(url) as store:
+        keys = store.list_waits_for_user(ctx, user)
+        for key in [] if as_json else keys:
+            last = store.history(key)[-1:]  # one stream: its latest event holds the deadline
+            expires = when(last[0].expires_at) if last and last[0].expires_at else "-"
+            rows.append((str(key), store.get_session(key), expires))
+    answer(as_json, [str(key) for key in keys], render.waits(user, rows))
+
+
+@click.command()
+@caller_options
+@click.option("--conversation", required=True, help="the reply's conversation")
+@click.option("--thread", default=None, help="its thread")
+@click.option("--reply-to", default=None, help="the message it replies to")
+@click.option("--correlation", default=None, help="its correlation id")
+@at_option("when the reply arrived (default: now)")
+@store_options
+def explain(
+    env: str,
+    tenant: str,
+    team: str | None,
+    user: str,
+    conversation: str,
+    thread: str | None,
+    reply_to: str | None,
+    correlation: str | None,
+    at: datetime | None,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Which session a reply from --user in this scope resumes (or resumed --at), and why."""
+    ctx = caller(env, tenant, team, user)
+    scope = ReplyScope(
+        conversation=conversation, thread=thread, reply_to=reply_to, correlation=correlation
+    )
+    with open_store(url) as store:
+        result = store.explain(ctx, user, scope, at=at)
+    answer(as_json, result, render.explanation(result, scope, user))
+
+
+COMMANDS = (history, show_session, diff, waits, explain)

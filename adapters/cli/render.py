@@ -1,0 +1,124 @@
+"""The audit models as people read them: tables and labelled fields (JSON is `--json`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from greentic_session.adapters.cli.output import add_row, fields, table, when
+from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
+
+HISTORY_COLUMNS = (
+    "v", "pos", "recorded (UTC)", "event", "actor / trace", "flow / node", "scope",
+    "expires", "hash",
+)
+WAIT_COLUMNS = ("session", "flow", "node", "wait reason", "expires")
+
+
+def history(key: str, events: Sequence[SessionEvent]) -> RenderableType:
+    title = f"history of {key}: {len(events)} events"
+    grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
+    for e in events:
+        event = e.type.value + (f" by {e.superseded_by}" if e.superseded_by else "")
+        actor = f"{e.actor or '-'} / {e.trace_id or '-'}"
+        flow = "-" if e.data is None else f"{e.data.flow_id} / {e.data.cursor.node_pointer}"
+        scope = scope_text(e.scope)
+        expires = when(e.expires_at) if e.expires_at else None
+        cells = (when(e.recorded_at), event, actor, flow, scope, expires, e.hash[:12])
+        add_row(grid, e.version, e.position, *cells)
+    return grid
+
+
+def scope_text(scope: ReplyScope | None) -> str:
+    if scope is None:
+        return "-"
+    text = scope.conversation + (f"/{scope.thread}" if scope.thread else "")
+    text += f" reply-to={scope.reply_to}" if scope.reply_to else ""
+    return text + (f" correlation={scope.correlation}" if scope.correlation else "")
+
+
+def session(key: str, data: SessionData, where: str) -> RenderableType:
+    ctx = data.tenant_ctx
+    return fields(
+        [
+            ("session", f"{key} ({where})"),
+            ("flow", data.flow_id + (f" (pack {data.pack_id})" if data.pack_id else "")),
+            ("node", data.cursor.node_pointer),
+            ("wait reason", data.cursor.wait_reason or "-"),
+            ("outbox marker", data.cursor.outbox_marker or "-"),
+            ("tenant", f"env={ctx.env} tenant={ctx.tenant_id} team={ctx.team_id or '-'}"),
+            ("user", ctx.user_id or "-"),
+            ("context", _pretty_json(data.context_json)),
+        ]
+    )
+
+
+def diff(result: SessionDiff) -> RenderableType:
+    title = f"{result.session_key}: v{result.from_version} -> v{result.to_version}"
+    if not result.changes and not result.context_patch and not result.context_diff:
+        return Text(f"{title}: no differences")
+    grid = table(title, ("field", "before", "after"))
+    for change in result.changes:
+        add_row(grid, change.field, _compact(change.before), _compact(change.after))
+    parts: list[RenderableType] = [grid]
+    if result.context_patch:
+        patch = table("context_json (JSON Patch)", ("op", "path", "value"))
+        for op in result.context_patch:
+            add_row(patch, op.get("op"), op.get("path"), _compact(op.get("value", op.get("from"))))
+        parts.append(patch)
+    if result.context_diff:
+        parts.append(Text(result.context_diff))
+    return Group(*parts)
+
+
+def waits(user: str, rows: Sequence[tuple[str, SessionData | None, str]]) -> RenderableType:
+    if not rows:
+        return Text(f"{user} has no waits")
+    grid = table(f"waits of {user}, oldest registration first", WAIT_COLUMNS, whole=["expires"])
+    for key, data, expires in rows:
+        if data is None:
+            add_row(grid, key, None, None, "(ended since listed)", None)
+        else:
+            cursor = data.cursor
+            add_row(grid, key, data.flow_id, cursor.node_pointer, cursor.wait_reason, expires)
+    return grid
+
+
+def explanation(result: Explanation, scope: ReplyScope, user: str) -> RenderableType:
+    found = result.session_key or "nothing (the reply goes to the default handler)"
+    summary = fields(
+        [
+            ("reply", f"from {user} in {scope_text(scope)} at {when(result.at)}"),
+            ("resumes", Text(found, style="green" if result.session_key else "yellow")),
+            ("because", result.reason),
+        ]
+    )
+    trail = Text("\n".join(f"  {line}" for line in result.trail) or "  (nothing)")
+    return Group(summary, Text("events about this scope:", style="bold"), trail)
+
+
+def report(result: VerifyReport) -> RenderableType:
+    checked = f"{result.streams} streams, {result.events} events"
+    if result.ok:
+        return Text(f"verify: ok ({checked} checked)", style="green")
+    head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")
+    return Group(head, *(Text(f"  - {problem}", style="red") for problem in result.problems))
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def _compact(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

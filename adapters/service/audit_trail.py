@@ -1,0 +1,269 @@
+"""The audit and debugging tools over one store's log: history, time travel, explain,
+diff, verify, rebuild, export and import. Reads go to the raw log, never the read models
+(except `verify`, which compares the two)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import IO, Any
+
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notification
+from eventsourcing.utils import get_topic
+
+from greentic_session.adapters.storage.encryption import check_key
+from greentic_session.adapters.storage.log_access import LogAccess
+from greentic_session.adapters.storage.session_log import READ_MODEL_CHANGES, SessionLog
+from greentic_session.domain.aggregate import EVENT_TOPICS, Session
+from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.chain import GENESIS
+from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
+from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.session import SessionData
+from greentic_session.domain.state import stream_id
+from greentic_session.domain.tenant import TenantCtx
+from greentic_session.projections import (
+    log_verification,
+    scope_explanation,
+    session_diff,
+    stream_history,
+)
+from greentic_session.projections.projector import as_changes
+from greentic_session.projections.read_models import MemoryReadModels
+from greentic_session.projections.replay import rebuild
+from greentic_session.projections.stream_history import LoggedEvent
+
+log = logging.getLogger(__name__)
+
+LOG_PAGE_SIZE = 1000
+
+
+class AuditTrail:
+    def __init__(self, log_app: SessionLog, recorder: LogAccess) -> None:
+        self._log = log_app
+        self._recorder = recorder
+        # Exports hold the events' JSON in clear, whatever compression or cipher the log uses.
+        self._plain_mapper: Mapper[Any] = Mapper(transcoder=log_app.mapper.transcoder)
+
+    def check_key(self) -> None:
+        """The first event decrypts with this store's key (or needs none): a wrong or missing
+        key fails here, at open, and clearly."""
+        first = self._log.recorder.select_notifications(None, 1)
+        if first:
+            check_key(self._log.mapper.cipher, first[0].state)
+
+    # -- reading the log -----------------------------------------------------------
+
+    def decode(self, notification: Notification) -> Session.Event:
+        if notification.topic not in EVENT_TOPICS:
+            raise TypeError(f"not a session event: topic {notification.topic!r}")
+        event = self._log.mapper.to_domain_event(notification)
+        assert isinstance(event, Session.Event)
+        return event
+
+    def logged_events(self) -> Iterator[LoggedEvent]:
+        """Every event with its position, in log (commit) order, a page at a time."""
+        start = 1
+        while True:
+            page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
+            for notification in page:
+                yield notification.id, self.decode(notification)
+            if len(page) < LOG_PAGE_SIZE:
+                return
+            start = page[-1].id + 1
+
+    def stream(self, key: SessionKey) -> list[LoggedEvent]:
+        notifications = self._recorder.stream_notifications(stream_id(key))
+        return [(n.id, self.decode(n)) for n in notifications]
+
+    # -- questions -----------------------------------------------------------------
+
+    def history(self, key: SessionKey) -> list[SessionEvent]:
+        with damaged_log_errors():
+            return stream_history.session_events(self.stream(key))
+
+    def session_at(
+        self, key: SessionKey, version: int | None, at: datetime | None
+    ) -> SessionData | None:
+        with damaged_log_errors():
+            events = self.stream(key)
+            if version is not None:
+                if not 1 <= version <= len(events):
+                    held = f"versions 1 to {len(events)}" if events else "no events"
+                    raise invalid_input(f"{key} has {held}, not version {version}")
+                return stream_history.data_at_version(events, version)
+            assert at is not None
+            return stream_history.data_at(events, at)
+
+    def diff(self, key: SessionKey, v1: int, v2: int) -> SessionDiff:
+        with damaged_log_errors():
+            return session_diff.diff(key, self.stream(key), v1, v2)
+
+    def explain(
+        self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime
+    ) -> Explanation:
+        with damaged_log_errors():
+            return scope_explanation.explain(self.logged_events(), ctx, user_id, scope, at)
+
+    # -- integrity -----------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        log_entries, stored = self._recorder.log_snapshot()
+        return log_verification.verify(log_entries, self.decode, stored)
+
+    def rebuild_projections(self) -> None:
+        def build(notifications: list[Notification]) -> MemoryReadModels:
+            with damaged_log_errors("cannot rebuild: "):
+                return rebuild(self.decode(n) for n in notifications)
+
+        self._recorder.replace_read_models(build)
+        log.info("read models rebuilt from the log")
+
+    # -- export and import -----------------------------------------------------------
+
+    def export_events(self, fp: IO[str], tenant: str | None) -> int:
+        """Refuses a log whose chains are broken, before writing anything (import would)."""
+        if not callable(getattr(fp, "write", None)):
+            raise invalid_input(f"export writes to a text file, got {type(fp).__name__}")
+        with damaged_log_errors("cannot export: "):
+            chain = ChainCheck()
+            tenants: dict[Any, set[str]] = {}
+            for _, event in self.logged_events():
+                chain.check(event)
+                _note_tenant(tenants, event)
+            streams = None if tenant is None else _streams_of(tenant, tenants)
+            keys: dict[Any, str] = {}
+            count = 0
+            for position, event in self.logged_events():
+                if isinstance(event, Session.Created):
+                    keys[event.originator_id] = event.session_key
+                if streams is None or event.originator_id in streams:
+                    line = self._line(position, event, keys[event.originator_id])
+                    fp.write(json.dumps(line) + "\n")
+                    count += 1
+        return count
+
+    def import_events(self, fp: IO[str]) -> int:
+        try:
+            lines = list(enumerate(fp, 1))
+        except UnicodeDecodeError as exc:
+            raise invalid_input(f"not an export: the file is not UTF-8 text ({exc})") from exc
+        except TypeError as exc:
+            raise invalid_input(f"import reads a text file, got {type(fp).__name__}") from exc
+        chain = ChainCheck()
+        events = [self._parse(number, line) for number, line in lines]
+        for event in events:
+            try:
+                chain.check(event)
+            except BrokenChain as exc:
+                raise invalid_input(f"{exc}; nothing was imported") from exc
+        if self._recorder.max_notification_id():
+            raise SessionError(
+                ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
+            )
+        if not events:
+            return 0
+        models = rebuild(events)
+        stored = [self._log.mapper.to_stored_event(event) for event in events]
+        self._log.recorder.insert_events(
+            stored, **{READ_MODEL_CHANGES: as_changes(models, heads=True)}
+        )
+        log.info("imported %d events", len(stored))
+        return len(stored)
+
+    def _line(self, position: int, event: Session.Event, key: str) -> dict[str, Any]:
+        state = dict(vars(event))
+        del state["originator_id"], state["originator_version"]
+        return {
+            "position": position,
+            "session_key": key,
+            "stream_id": str(event.originator_id),
+            "version": event.originator_version,
+            "type": event.kind,
+            "recorded_at": event.timestamp.isoformat(),
+            "hash": event.hash,
+            "prev_hash": event.prev_hash,
+            "topic": get_topic(type(event)),
+            "state": json.loads(self._log.mapper.transcoder.encode(state)),
+        }
+
+    def _parse(self, number: int, line: str) -> Session.Event:
+        try:
+            fields = json.loads(line)
+            if fields["topic"] not in EVENT_TOPICS:
+                raise ValueError(f"unknown event topic {fields['topic']!r}")
+            event = self._plain_mapper.to_domain_event(
+                Notification(
+                    id=number,
+                    originator_id=stream_id(fields["session_key"]),
+                    originator_version=int(fields["version"]),
+                    topic=fields["topic"],
+                    state=json.dumps(fields["state"]).encode(),
+                )
+            )
+        except (ValueError, KeyError, TypeError, SessionError) as exc:
+            raise invalid_input(f"line {number} is not an exported event: {exc}") from exc
+        assert isinstance(event, Session.Event)
+        return event
+
+
+class BrokenChain(ValueError):
+    """An event that does not match its hash or does not follow the one before it."""
+
+
+class ChainCheck:
+    """Events in log order, each checked against its hash and its stream's previous one."""
+
+    def __init__(self) -> None:
+        self._heads: dict[Any, tuple[int, str]] = {}
+
+    def check(self, event: Session.Event) -> None:
+        version, head = self._heads.get(event.originator_id, (0, GENESIS))
+        name = f"{event.originator_id} v{event.originator_version}"
+        if event.originator_version != version + 1 or event.prev_hash != head:
+            raise BrokenChain(f"{name} does not follow v{version}")
+        if event.content_hash() != event.hash:
+            raise BrokenChain(f"{name} does not match its hash")
+        self._heads[event.originator_id] = (event.originator_version, event.hash)
+
+
+def _note_tenant(tenants: dict[Any, set[str]], event: Session.Event) -> None:
+    data = getattr(event, "data", None)
+    if isinstance(data, dict):
+        tenants.setdefault(event.originator_id, set()).add(str(data["tenant_ctx"]["tenant_id"]))
+
+
+def _streams_of(tenant: str, tenants: dict[Any, set[str]]) -> set[Any]:
+    """Streams whose every life belongs to `tenant` (a stream is exported whole or not at all)."""
+    mixed = [stream for stream, found in tenants.items() if len(found) > 1 and tenant in found]
+    if mixed:
+        log.warning("%d streams held sessions of several tenants: not exported", len(mixed))
+    return {stream for stream, found in tenants.items() if found == {tenant}}
+
+
+REPLAY_ERRORS = (
+    OriginatorIDError,
+    OriginatorVersionError,
+    MapperDeserialisationError,
+    ValueError,  # BrokenChain, pydantic's ValidationError, bad JSON
+    TypeError,
+    KeyError,
+)
+
+
+@contextmanager
+def damaged_log_errors(doing: str = "") -> Iterator[None]:
+    """A log edited behind the store's back may not decode or replay: one clear error."""
+    try:
+        yield
+    except REPLAY_ERRORS as exc:
+        raise SessionError(
+            ErrorCode.INTERNAL,
+            f"{doing}the log does not replay ({type(exc).__name__}: {exc}); run verify to "
+            "see what was changed, and restore the log from a backup or an export",
+        ) from exc

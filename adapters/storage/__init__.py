@@ -1,0 +1,1 @@
+"""Storage backends: the eventsourcing recorders and the read-model tables beside them."""

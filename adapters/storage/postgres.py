@@ -1,0 +1,217 @@
+"""`postgresql://…`: the library's PostgreSQL log (psycopg 3 pool), read models beside it."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import ClientCursor, Cursor
+from psycopg.rows import TupleRow, tuple_row
+from psycopg.sql import SQL, Composed
+
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.adapters.service.store_options import StoreOptions
+from greentic_session.adapters.storage.encryption import content_sealer
+from greentic_session.adapters.storage.log_access import BuildReadModels
+from greentic_session.adapters.storage.postgres_pool import recovering_pool
+from greentic_session.adapters.storage.session_log import SessionLog, read_model_changes
+from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
+from greentic_session.adapters.storage.sql_tables import SqlReadModels
+from greentic_session.projections.changes import Change, row_of
+from greentic_session.projections.projector import as_changes
+from greentic_session.projections.read_models import MemoryReadModels
+
+EVENT_COLUMNS = "notification_id, originator_id, originator_version"
+
+
+def tables_in(schema: str, events_table: str) -> SqlReadModels:
+    """`events_table`: the log's table, schema-qualified and quoted."""
+    return SqlReadModels(
+        qualifier=f'"{schema}".',
+        placeholder="%s",
+        event_position=(
+            f"(SELECT notification_id FROM {events_table} "
+            "WHERE originator_id = %s AND originator_version = %s)"
+        ),
+        stream_param=lambda stream: stream,
+    )
+
+
+class PostgresSessionRecorder(PostgresApplicationRecorder):
+    """Writes the read-model changes in the transaction of the append."""
+
+    # The library's, without its retry loop (10 attempts, each waiting up to the connect
+    # timeout): an outage fails these at once too, within the bound, like every call.
+    select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
+        datastore.pool = recovering_pool(datastore)
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._events_table = f'"{datastore.schema}"."{events_table_name}"'
+        self._select_events = (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self._events_table}"
+        )
+        self.tables = tables_in(datastore.schema, self._events_table)
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The events and their read-model changes in one round trip and one transaction.
+
+        Usually one prepared statement: the events' `INSERT` and every change as parts of a
+        `WITH` query, which PostgreSQL runs as one statement, all or nothing. Those parts
+        cannot see each other's rows, so when two changes write the same row (a session
+        taking over a scope from another, or re-claiming its own) the writes go instead
+        as one multi-statement string, run in order as one implicit transaction.
+
+        Unlike the library's recorder there is no `LOCK TABLE`, so writers of different
+        sessions never wait for each other. Positions (notification ids) can then commit
+        out of order, which is safe here: no reader tails the log by position. Every read
+        model is written in the writer's own transaction, and a writer that saw another's
+        effects drew its positions after that one committed, so replaying the committed
+        log in position order rebuilds the same read models. Nor is there the library's
+        retry loop: a lost server fails the write at once with `unavailable`.
+        """
+        changes = read_model_changes(kwargs)
+        events = [
+            value
+            for e in stored_events
+            for value in (e.originator_id, e.originator_version, e.topic, e.state)
+        ]
+        with self.datastore.get_connection() as connection:
+            try:
+                if len({row_of(change) for change in changes}) == len(changes):
+                    text, params = self._as_one_statement(len(stored_events), changes)
+                    connection.execute(text, [*events, *params], prepare=True)
+                else:
+                    statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
+                    statements += self.tables.statements(changes)
+                    text = "; ".join(statement for statement, _ in statements)
+                    params = [value for _, values in statements for value in values]
+                    ClientCursor(connection).execute(text, params)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                # Two writers each waiting for a row the other has just written (a
+                # deadlock): the server rolled one back. Like a clash, it is retried.
+                raise IntegrityError(f"rolled back by the server: {exc}") from exc
+        return None
+
+    def _as_one_statement(self, events: int, changes: list[Change]) -> tuple[str, list[Any]]:
+        parts = [f"e AS ({self._insert_events_sql(events)} RETURNING {EVENT_COLUMNS})"]
+        params: list[Any] = []
+        for n, (statement, values) in enumerate(self.tables.statements(changes, events="e")):
+            parts.append(f"c{n} AS ({statement})")
+            params += values
+        return f"WITH {', '.join(parts)} SELECT 1", params
+
+    def _insert_events_sql(self, events: int) -> str:
+        return (
+            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state) "
+            "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * events)
+        )
+
+    def stream_notifications(self, stream: UUID) -> list[Notification]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(
+                f"{self._select_events} WHERE originator_id = %s ORDER BY originator_version",
+                (stream,),
+            )
+            return [_notification(row) for row in cursor.fetchall()]
+
+    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return self._select_log(cursor), read_all(cursor, self.tables)
+
+    def replace_read_models(self, build: BuildReadModels) -> None:
+        """The lock on the state table conflicts with every write, not with reads.
+
+        Every write writes a state row before any other read-model row (see
+        `in_apply_order`), so writes under way finish first, and later ones wait before
+        holding any read-model row. Events they inserted meanwhile are not committed, so
+        not in the rebuilt models; their own changes then apply on top. Locking the state
+        table, not the log, needs no right to change the log (see `postgres_schema`).
+        """
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            state_table = self.tables.projection_tables[0]
+            cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+            models = build(self._select_log(cursor))
+            for table in self.tables.projection_tables:
+                cursor.execute(f"DELETE FROM {table}")
+            for statement, params in self.tables.statements(as_changes(models, heads=False)):
+                cursor.execute(statement, params)
+
+    def _select_log(self, cursor: Cursor[TupleRow]) -> list[Notification]:
+        cursor.execute(f"{self._select_events} ORDER BY notification_id")
+        return [_notification(row) for row in cursor.fetchall()]
+
+
+def _notification(row: Sequence[Any]) -> Notification:
+    position, originator_id, version, topic, state = row
+    return Notification(
+        id=position,
+        originator_id=originator_id,
+        originator_version=version,
+        topic=topic,
+        state=bytes(state),
+    )
+
+
+class PostgresReadModelReader(SqlReadModelReader):
+    """Each lookup is one prepared, indexed SELECT on a pooled autocommit connection."""
+
+    def __init__(self, datastore: PostgresDatastore, tables: SqlReadModels) -> None:
+        super().__init__(tables)
+        self._datastore = datastore
+
+    def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
+        """Straight on the pool (the library's wrapper costs a tenth of a read), which never
+        hands out a connection the server closed (`RecoveringPool`); driver errors are
+        translated by the store."""
+        with self._datastore.pool.connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(statement, params, prepare=True)
+            rows: list[Sequence[Any]] = list(cursor.fetchall())
+            return rows
+
+    def load_all(self) -> MemoryReadModels:
+        with self._datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return read_all(cursor, self.tables)
+
+
+def open_postgres_store(
+    settings: Mapping[str, str], options: StoreOptions, *, create_tables: bool
+) -> EventSourcedSessionStore:
+    """`settings`: the library's POSTGRES_* keys, as `adapters.urls` parses them.
+    `create_tables`: False when they exist, so a role without DDL rights can open it."""
+    log = SessionLog(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": f"{__name__}:PostgresSessionRecorder",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "CREATE_TABLE": "y" if create_tables else "n",
+            **settings,
+            **options.log_settings,
+        }
+    )
+    recorder = log.recorder
+    assert isinstance(recorder, PostgresSessionRecorder)
+    recorder.tables.sealer = content_sealer(log.mapper.cipher)
+    reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
+    return EventSourcedSessionStore(log, reader, recorder, options)

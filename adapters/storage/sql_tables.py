@@ -1,0 +1,218 @@
+"""The read-model tables of the SQL backends: schema and the statements that write them.
+
+SQLite and PostgreSQL run the same statements; only the placeholder, the table
+qualifier and the auto-increment column differ. Rows are keyed by the stream id (a
+UUID of the session key) and lookup-key digests, so index entries have a fixed size
+however long a key is. Times are integer microseconds since the epoch (UTC), exact on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from greentic_session.adapters.storage.encryption import ContentSealer, PlainText
+from greentic_session.domain.state import SessionState, stream_id
+from greentic_session.projections.changes import (
+    AddUserWait,
+    Change,
+    ClaimScope,
+    DropUserWait,
+    PutState,
+    RecordHead,
+    ReleaseScope,
+)
+
+Statement = tuple[str, tuple[Any, ...]]
+
+# What a rebuild replaces; `gs_stream_heads` (the anchor) is never rebuilt.
+READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int | None) -> datetime | None:
+    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+
+
+class SqlReadModels:
+    """Statements over the read models `gs_session_state`, `gs_scope_index`,
+    `gs_user_waits`, and the heads `gs_stream_heads` (the anchor, never rebuilt)."""
+
+    def __init__(
+        self,
+        *,
+        qualifier: str,
+        placeholder: str,
+        event_position: str,
+        stream_param: Callable[[UUID], Any],
+    ) -> None:
+        """`event_position`: a subquery giving the log position of the event with stream id
+        and version `?`, `?` (`stream_param` makes the id parameter)."""
+
+        def sql(text: str) -> str:
+            return text.replace("{q}", qualifier).replace("?", placeholder)
+
+        self._stream_param = stream_param
+        self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
+
+        self.create_statements = [
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_session_state ("
+                "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
+                "version BIGINT NOT NULL, data TEXT, "
+                "expires_at BIGINT, wait_user_key TEXT, wait_scope_key TEXT, "
+                "wait_user_id TEXT, wait_scope TEXT, wait_version BIGINT, "
+                "head_hash TEXT NOT NULL)"
+            ),
+            sql(
+                "CREATE INDEX IF NOT EXISTS gs_session_state_due "
+                "ON {q}gs_session_state (expires_at) WHERE data IS NOT NULL"
+            ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_scope_index ("
+                "scope_key TEXT PRIMARY KEY, session_key TEXT NOT NULL, expires_at BIGINT)"
+            ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_user_waits ("
+                "user_key TEXT NOT NULL, stream_id TEXT NOT NULL, session_key TEXT NOT NULL, "
+                "expires_at BIGINT, position BIGINT NOT NULL, PRIMARY KEY (user_key, stream_id))"
+            ),
+            sql(
+                "CREATE INDEX IF NOT EXISTS gs_user_waits_by_user "
+                "ON {q}gs_user_waits (user_key, position)"
+            ),
+            sql(
+                "CREATE TABLE IF NOT EXISTS {q}gs_stream_heads ("
+                "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
+                "version BIGINT NOT NULL, hash TEXT NOT NULL)"
+            ),
+        ]
+        self.projection_tables = [sql(f"{{q}}{name}") for name in READ_MODEL_TABLES]
+        self.select_state = sql(
+            "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
+            "wait_scope, wait_version, head_hash FROM {q}gs_session_state WHERE stream_id = ?"
+        )
+        self.select_data = sql(
+            "SELECT data, expires_at FROM {q}gs_session_state WHERE stream_id = ?"
+        )
+        self.select_scope = sql(
+            "SELECT session_key, expires_at FROM {q}gs_scope_index WHERE scope_key = ?"
+        )
+        self.select_waits = sql(
+            "SELECT session_key, expires_at FROM {q}gs_user_waits WHERE user_key = ? "
+            "ORDER BY position"
+        )
+        self.select_due = sql(
+            "SELECT session_key FROM {q}gs_session_state "
+            "WHERE data IS NOT NULL AND expires_at <= ? ORDER BY expires_at"
+        )
+        self.select_all_states = sql(
+            "SELECT session_key, version, data, expires_at, wait_user_key, wait_scope_key, "
+            "wait_user_id, wait_scope, wait_version, head_hash FROM {q}gs_session_state"
+        )
+        self.select_all_heads = sql("SELECT session_key, version, hash FROM {q}gs_stream_heads")
+        self.select_all_scopes = sql(
+            "SELECT scope_key, session_key, expires_at FROM {q}gs_scope_index"
+        )
+        self.select_all_waits = sql(
+            "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY position"
+        )
+        self.select_all = [
+            self.select_all_states,
+            self.select_all_scopes,
+            self.select_all_waits,
+            self.select_all_heads,
+        ]
+        self._put_state = sql(
+            "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, expires_at = excluded.expires_at, "
+            "wait_user_key = excluded.wait_user_key, wait_scope_key = excluded.wait_scope_key, "
+            "wait_user_id = excluded.wait_user_id, wait_scope = excluded.wait_scope, "
+            "wait_version = excluded.wait_version, "
+            "head_hash = excluded.head_hash"
+        )
+        self._record_head = sql(
+            "INSERT INTO {q}gs_stream_heads VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
+        )
+        self._claim_scope = sql("INSERT INTO {q}gs_scope_index VALUES (?, ?, ?)")
+        self._release_scope = sql(
+            "DELETE FROM {q}gs_scope_index WHERE scope_key = ? AND session_key = ?"
+        )
+        add_wait = (
+            "INSERT INTO {q}gs_user_waits (user_key, stream_id, session_key, expires_at, position) "
+            "{values} ON CONFLICT (user_key, stream_id) DO UPDATE SET "
+            "session_key = excluded.session_key, expires_at = excluded.expires_at, "
+            "position = excluded.position"
+        )
+        self._add_wait = sql(add_wait.replace("{values}", f"VALUES (?, ?, ?, ?, {event_position})"))
+        self._add_wait_after = sql(
+            add_wait.replace(
+                "{values}",
+                "SELECT ?, ?, ?, ?, notification_id FROM {events} "
+                "WHERE originator_id = ? AND originator_version = ?",
+            )
+        )
+        self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
+
+    def statements(self, changes: Iterable[Change], events: str | None = None) -> list[Statement]:
+        """The writes that apply `changes`; a clashing claim fails on the primary key.
+
+        `events`: the name of a `WITH` query that inserts the events and returns their
+        positions, when the writes become parts of one statement (they cannot see the
+        events table's new rows then)."""
+        add_wait = self._add_wait if events is None else self._add_wait_after.replace(
+            "{events}", events
+        )
+        out: list[Statement] = []
+        for change in changes:
+            if isinstance(change, PutState):
+                out.append((self._put_state, self.encode_state(change.state)))
+            elif isinstance(change, ClaimScope):
+                out.append(
+                    (
+                        self._claim_scope,
+                        (change.scope_key, change.session_key, to_micros(change.expires_at)),
+                    )
+                )
+            elif isinstance(change, ReleaseScope):
+                out.append((self._release_scope, (change.scope_key, change.session_key)))
+            elif isinstance(change, AddUserWait):
+                uuid = stream_id(change.session_key)
+                expires_at = to_micros(change.expires_at)
+                row = (change.user_key, str(uuid), change.session_key, expires_at)
+                out.append((add_wait, (*row, self._stream_param(uuid), change.version)))
+            elif isinstance(change, DropUserWait):
+                out.append((self._drop_wait, (change.user_key, str(stream_id(change.session_key)))))
+            elif isinstance(change, RecordHead):
+                stream = str(stream_id(change.session_key))
+                head = (stream, change.session_key, change.version, change.hash)
+                out.append((self._record_head, head))
+        return out
+
+    def encode_state(self, state: SessionState) -> tuple[Any, ...]:
+        seal, wait = self.sealer.seal, state.wait
+        return (
+            str(state.originator_id),
+            state.session_key,
+            state.version,
+            None if state.data is None else seal(state.data.model_dump_json()),
+            to_micros(state.expires_at),
+            None if wait is None else wait.user_key,
+            None if wait is None else wait.scope_key,
+            None if wait is None else seal(wait.user_id),
+            None if wait is None else seal(wait.scope.model_dump_json()),
+            None if wait is None else wait.version,
+            state.head_hash,
+        )

@@ -1,0 +1,83 @@
+"""greentic-session: an event-sourced session store for conversational and flow runtimes.
+
+Everything an application needs is importable from here::
+
+    from greentic_session import open_store, ReplyScope, SessionData, TenantCtx
+
+The layers behind it (`greentic_session.domain`, `.projections`, `.adapters`) are built from
+the repository's folders of the same names; import from them only to extend the store.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from greentic_session.adapters.bootstrap.open_store import open_store
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain import (
+    AuditedSessionStore,
+    EnvId,
+    ErrorCode,
+    EventType,
+    Explanation,
+    FieldChange,
+    FlowId,
+    Impersonation,
+    InvocationDeadline,
+    PackId,
+    ReplyScope,
+    SessionCursor,
+    SessionData,
+    SessionDiff,
+    SessionError,
+    SessionEvent,
+    SessionKey,
+    SessionStore,
+    TeamId,
+    TenantCtx,
+    TenantId,
+    UserId,
+    VerifyReport,
+    WaitScope,
+)
+from greentic_session.domain.mapping import (
+    canonical_session_key,
+    telegram_update_to_session_key,
+    webhook_to_session_key,
+)
+
+try:
+    __version__ = version("greentic-session")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AuditedSessionStore",
+    "EnvId",
+    "ErrorCode",
+    "EventSourcedSessionStore",
+    "EventType",
+    "Explanation",
+    "FieldChange",
+    "FlowId",
+    "Impersonation",
+    "InvocationDeadline",
+    "PackId",
+    "ReplyScope",
+    "SessionCursor",
+    "SessionData",
+    "SessionDiff",
+    "SessionError",
+    "SessionEvent",
+    "SessionKey",
+    "SessionStore",
+    "TeamId",
+    "TenantCtx",
+    "TenantId",
+    "UserId",
+    "VerifyReport",
+    "WaitScope",
+    "__version__",
+    "canonical_session_key",
+    "open_store",
+    "telegram_update_to_session_key",
+    "webhook_to_session_key",
+]

@@ -1,0 +1,2 @@
+"""Read models and audit views derived from the log: what a write changes, replay, history,
+explain, diff and verify."""

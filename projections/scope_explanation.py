@@ -1,0 +1,146 @@
+"""Why a reply did or did not find its paused session: a point-in-time scope index.
+
+The log is replayed up to the instant asked about, so the answer holds for any past
+moment; on the way, every event about the scope is put into words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from greentic_session.domain.aggregate import Session
+from greentic_session.domain.audit import Explanation
+from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.rules import is_expired, lookup_identity, scope_key, user_key
+from greentic_session.domain.scope import ReplyScope
+from greentic_session.domain.state import Wait
+from greentic_session.domain.tenant import TenantCtx
+from greentic_session.projections.projector import changes_for
+from greentic_session.projections.read_models import MemoryReadModels
+from greentic_session.projections.stream_history import LoggedEvent
+
+_ENDINGS = {
+    Session.WaitCleared: "was cleared",
+    Session.WaitExpired: "expired",
+    Session.Removed: "was removed",
+}
+
+
+def explain(
+    events: Iterable[LoggedEvent],
+    ctx: TenantCtx,
+    user_id: UserId,
+    scope: ReplyScope,
+    at: datetime,
+) -> Explanation:
+    target = scope_key(ctx, user_id, scope)
+    index = MemoryReadModels()
+    sessions: dict[UUID, Session] = {}
+    trail: list[str] = []
+    ended = registration = ""
+    elsewhere: list[str] = []
+    for _, event in events:
+        if event.timestamp > at:
+            continue
+        current = sessions.get(event.originator_id)
+        before = None if current is None else current.state()
+        session = event.mutate(current)
+        assert isinstance(session, Session)
+        sessions[event.originator_id] = session
+        registered = isinstance(event, Session.WaitRegistered)
+        index.apply(changes_for(before, session.state(), registered))
+        old_wait = None if before is None else before.wait
+        line = _about(event, session, old_wait, target)
+        if line:
+            trail.append(line)
+            holds = session.wait is not None and session.wait.scope_key == target
+            registration, ended = (line, "") if holds else (registration, line)
+        elif (
+            registered
+            and session.wait
+            and session.wait.scope.scope_hash() == scope.scope_hash()
+            and _same_tenant(session, ctx)
+        ):
+            elsewhere.append(_registered_elsewhere(event, session, session.wait))
+    return Explanation(
+        at=at,
+        user_key=user_key(ctx, user_id),
+        scope_key=target,
+        scope_hash=scope.scope_hash(),
+        session_key=_found(index, target, at),
+        reason=_reason(index, target, at, registration, ended, elsewhere, _identity(ctx, user_id)),
+        trail=trail,
+    )
+
+
+def _same_tenant(session: Session, ctx: TenantCtx) -> bool:
+    """Near misses are named only inside the caller's own env and tenant, never across."""
+    stored = session.data.tenant_ctx if session.data is not None else None
+    return stored is not None and (stored.env, stored.tenant_id) == (ctx.env, ctx.tenant_id)
+
+
+def _about(event: Session.Event, session: Session, old: Wait | None, target: str) -> str:
+    """The event in words if it concerns the target scope, else ''."""
+    when = f"{event.timestamp.isoformat()}: {session.session_key} (v{event.originator_version})"
+    new = session.wait
+    if isinstance(event, Session.WaitRegistered) and new and new.scope_key == target:
+        deadline = session.expires_at
+        until = "" if deadline is None else f", until {deadline.isoformat()}"
+        return f"{when} registered a wait on this scope{until}"
+    if old is None or old.scope_key != target:
+        return ""
+    if isinstance(event, Session.WaitSuperseded):
+        return f"{when} was superseded by {event.by_session_key}"
+    if isinstance(event, Session.WaitExpired):
+        return f"{when} expired (its deadline was {event.deadline.isoformat()})"
+    if isinstance(event, Session.WaitRegistered):
+        return f"{when} moved its wait to another scope"
+    ending = _ENDINGS.get(type(event))
+    return f"{when} {ending}" if ending else ""
+
+
+def _found(index: MemoryReadModels, target: str, at: datetime) -> SessionKey | None:
+    entry = index.scopes.get(target)
+    if entry is None or is_expired(entry.expires_at, at):
+        return None
+    return SessionKey(entry.session_key)
+
+
+def _reason(
+    index: MemoryReadModels,
+    target: str,
+    at: datetime,
+    registration: str,
+    ended: str,
+    elsewhere: list[str],
+    identity: str,
+) -> str:
+    entry = index.scopes.get(target)
+    if entry is not None and not is_expired(entry.expires_at, at):
+        took_over = f"; {ended}" if ended else ""  # the session it took the scope from
+        return f"{entry.session_key} held this scope: {registration}{took_over}"
+    if entry is not None and entry.expires_at is not None:
+        return (
+            f"the wait of {entry.session_key} had expired at {entry.expires_at.isoformat()}"
+        )
+    if ended:
+        return f"no session waited on this scope: {ended}"
+    if elsewhere:
+        return (
+            f"never registered under {identity}; the same scope was registered under "
+            f"other keys (the stored tenant/team/user differ): {'; '.join(elsewhere)}"
+        )
+    return f"never registered: no wait on this scope under {identity} up to {at.isoformat()}"
+
+
+def _registered_elsewhere(event: Session.Event, session: Session, wait: Wait) -> str:
+    assert session.data is not None
+    identity = _identity(session.data.tenant_ctx, wait.user_id)
+    return f"{session.session_key} (v{event.originator_version}) under {identity}"
+
+
+def _identity(ctx: TenantCtx, user_id: str) -> str:
+    env, tenant, team, user = lookup_identity(ctx, user_id)
+    return f"env={env} tenant={tenant} team={team or '-'} user={user}"

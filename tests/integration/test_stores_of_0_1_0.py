@@ -1,0 +1,75 @@
+"""A store and an export written by 0.1.0, before the package was `greentic_session`, still
+open, verify, replay and import: their events name classes by the old module path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from greentic_session import open_store
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_0_1_0"
+EVERY_TOPIC = {
+    f"domain.aggregate:Session.{name}"
+    for name in (
+        "Created",
+        "Recreated",
+        "Updated",
+        "WaitRegistered",
+        "WaitSuperseded",
+        "WaitCleared",
+        "WaitExpired",
+        "Removed",
+    )
+}
+
+
+def _copy_of_the_store(tmp_path: Path) -> str:
+    shutil.copy(FIXTURE / "store.db", tmp_path / "store.db")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_the_fixture_holds_every_event_type_under_its_old_topic() -> None:
+    lines = (FIXTURE / "export.jsonl").read_text().splitlines()
+    assert {json.loads(line)["topic"] for line in lines} == EVERY_TOPIC
+
+
+def test_a_store_written_by_0_1_0_verifies(tmp_path: Path) -> None:
+    with open_store(_copy_of_the_store(tmp_path)) as store:
+        report = store.verify()
+    assert report.ok, report.problems
+    assert (report.streams, report.events) == (4, 15)
+
+
+def test_a_store_written_by_0_1_0_replays_into_the_same_read_models(tmp_path: Path) -> None:
+    with open_store(_copy_of_the_store(tmp_path)) as store:
+        before = store.get_session("refund-1042")
+        store.rebuild_projections()
+        assert store.get_session("refund-1042") == before
+        assert before is not None and before.cursor.node_pointer == "again"
+        assert store.verify().ok
+
+
+def test_a_store_written_by_0_1_0_keeps_its_history_and_takes_new_writes(tmp_path: Path) -> None:
+    with open_store(_copy_of_the_store(tmp_path)) as store:
+        history = store.history("refund-1042")
+        assert [event.version for event in history] == [1, 2, 3, 4, 5, 6, 7]
+        current = store.get_session("refund-1042")
+        assert current is not None
+        store.update_session("refund-1042", current.model_copy(update={"context_json": "{}"}))
+        assert len(store.history("refund-1042")) == 8
+        assert store.verify().ok
+
+
+def test_an_export_written_by_0_1_0_imports_with_its_hashes(tmp_path: Path) -> None:
+    exported = (FIXTURE / "export.jsonl").read_text().splitlines()
+    with open_store(f"sqlite:///{tmp_path / 'imported.db'}") as store:
+        with (FIXTURE / "export.jsonl").open() as fp:
+            assert store.import_events(fp) == len(exported)
+        assert store.verify().ok
+        hashes = [event.hash for event in store.history("refund-1042")]
+    old = [json.loads(line) for line in exported]
+    assert hashes == [line["hash"] for line in old if line["session_key"] == "refund-1042"]
+    assert Counter(line["type"] for line in old)["created"] == 5
