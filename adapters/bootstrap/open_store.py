@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 
 from greentic_session.adapters.bootstrap.urls import (
@@ -15,10 +16,11 @@ from greentic_session.adapters.service.session_store import EventSourcedSessionS
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.encryption import cipher_settings, resolve_key
-from greentic_session.adapters.storage.memory import open_memory_store
-from greentic_session.adapters.storage.postgres import open_postgres_store
+from greentic_session.adapters.storage.memory import open_memory_log
+from greentic_session.adapters.storage.postgres import open_postgres_log
 from greentic_session.adapters.storage.postgres_schema import schema_to_create
-from greentic_session.adapters.storage.sqlite import open_sqlite_store
+from greentic_session.adapters.storage.session_log import OpenedLog
+from greentic_session.adapters.storage.sqlite import open_sqlite_log
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.rules import Clock, utc_now
 
@@ -45,22 +47,26 @@ def open_store(
     options = StoreOptions(
         clock=clock or utc_now,
         max_context_bytes=resolve_max_context_bytes(max_context_bytes),
-        log_settings=cipher_settings(resolve_key(encryption_key)),
     )
+    log_settings = cipher_settings(resolve_key(encryption_key))
     location = parse_store_url(resolve_url(url))
     log.debug("opening %s store", location.backend)
     with database_errors(f"opening the {location.backend} store"):
         if location.backend == "memory":
-            return open_memory_store(options)
-        if location.backend == "sqlite":
-            return _open_sqlite(location.sqlite_path, options)
-        with schema_to_create(location.postgres) as create_tables:
-            return open_postgres_store(location.postgres, options, create_tables=create_tables)
+            opened = open_memory_log(log_settings)
+        elif location.backend == "sqlite":
+            opened = _open_sqlite(location.sqlite_path, log_settings)
+        else:
+            with schema_to_create(location.postgres) as create_tables:
+                opened = open_postgres_log(
+                    location.postgres, log_settings, create_tables=create_tables
+                )
+        return EventSourcedSessionStore(opened, options)
 
 
-def _open_sqlite(path: str, options: StoreOptions) -> EventSourcedSessionStore:
+def _open_sqlite(path: str, log_settings: Mapping[str, str]) -> OpenedLog:
     try:
-        return open_sqlite_store(path, options)
+        return open_sqlite_log(path, log_settings)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError):
             raise  # cannot open or lock it: unavailable

@@ -17,8 +17,7 @@ from greentic_session.adapters.service.audit_trail import AuditTrail
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.service.unit_of_work import UnitOfWork, WriteLoop
 from greentic_session.adapters.storage.database_errors import database_errors
-from greentic_session.adapters.storage.log_access import LogAccess
-from greentic_session.adapters.storage.session_log import SessionLog
+from greentic_session.adapters.storage.session_log import OpenedLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
@@ -40,7 +39,7 @@ from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.store import AuditedSessionStore
 from greentic_session.domain.tenant import TenantCtx
-from greentic_session.projections.read_models import MemoryReadModels, ReadModelReader
+from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild
 
 T = TypeVar("T")
@@ -49,19 +48,20 @@ T = TypeVar("T")
 class EventSourcedSessionStore(AuditedSessionStore):
     def __init__(
         self,
-        log_app: SessionLog,
-        read_models: ReadModelReader,
-        recorder: LogAccess,
+        opened: OpenedLog,
         options: StoreOptions | None = None,
     ) -> None:
+        """Raises `SessionError(unauthenticated)` or `(invalid_input)` when the log's first
+        event does not decrypt with this store's key (or needs one it was not given)."""
         options = options or StoreOptions()
+        log_app = opened.log
         self._log = log_app
         self._max_context_bytes = options.max_context_bytes
-        self._models = read_models
-        self._audit = AuditTrail(log_app, recorder)
+        self._models = opened.read_models
+        self._audit = AuditTrail(log_app, opened.log_access)
         self._audit.check_key()
         self._clock = options.clock
-        self._writer = WriteLoop(log_app, read_models, self._clock)
+        self._writer = WriteLoop(log_app, opened.read_models, self._clock)
         self._closed = False
 
     # -- reads -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,10 +15,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.storage.log_access import BuildReadModels
-from greentic_session.adapters.storage.session_log import SessionLog, read_model_changes
+from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.read_models import (
     MemoryReadModels,
@@ -111,9 +109,9 @@ class MemorySessionLog(SessionLog):
         return MemorySessionRecorder()
 
 
-def open_memory_store(options: StoreOptions) -> EventSourcedSessionStore:
+def open_memory_log(log_settings: Mapping[str, str]) -> OpenedLog:
     """With a key, events are encrypted like on disk; the read models are live objects."""
-    log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo", **options.log_settings})
+    log = MemorySessionLog({"PERSISTENCE_MODULE": "eventsourcing.popo", **log_settings})
     recorder = log.recorder
     assert isinstance(recorder, MemorySessionRecorder)
-    return EventSourcedSessionStore(log, LockedReader(recorder), recorder, options)
+    return OpenedLog(log, LockedReader(recorder), recorder)

@@ -18,12 +18,10 @@ from psycopg import ClientCursor, Cursor
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed
 
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
-from greentic_session.adapters.storage.session_log import SessionLog, read_model_changes
+from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
 from greentic_session.projections.changes import Change, row_of
@@ -195,10 +193,10 @@ class PostgresReadModelReader(SqlReadModelReader):
             return read_all(cursor, self.tables)
 
 
-def open_postgres_store(
-    settings: Mapping[str, str], options: StoreOptions, *, create_tables: bool
-) -> EventSourcedSessionStore:
-    """`settings`: the library's POSTGRES_* keys, as `adapters.urls` parses them.
+def open_postgres_log(
+    settings: Mapping[str, str], log_settings: Mapping[str, str], *, create_tables: bool
+) -> OpenedLog:
+    """`settings`: the library's POSTGRES_* keys, as `bootstrap.urls` parses them.
     `create_tables`: False when they exist, so a role without DDL rights can open it."""
     log = SessionLog(
         {
@@ -207,11 +205,11 @@ def open_postgres_store(
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "CREATE_TABLE": "y" if create_tables else "n",
             **settings,
-            **options.log_settings,
+            **log_settings,
         }
     )
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)
     recorder.tables.sealer = content_sealer(log.mapper.cipher)
     reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
-    return EventSourcedSessionStore(log, reader, recorder, options)
+    return OpenedLog(log, reader, recorder)

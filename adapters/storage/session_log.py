@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.utils import Environment, EnvType
 
+from greentic_session.adapters.storage.log_access import LogAccess
 from greentic_session.projections.changes import Change
+from greentic_session.projections.read_models import ReadModelReader
 
 READ_MODEL_CHANGES = "read_model_changes"
 
@@ -30,6 +33,17 @@ class SessionLog(Application[UUID]):
         variable meant for another eventsourcing application (a cipher, a cache, a schema)
         must not change how this store reads and writes its log."""
         return Environment(name, dict(env or {}))
+
+
+@dataclass(frozen=True)
+class OpenedLog:
+    """What a backend hands the service layer: the log to append to, the reader of its read
+    models, and the recorder's access for the audit tools (the whole log, one stream, a
+    swap of rebuilt read models)."""
+
+    log: SessionLog
+    read_models: ReadModelReader
+    log_access: LogAccess
 
 
 def read_model_changes(kwargs: Mapping[str, object]) -> list[Change]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.log_access import BuildReadModels
-from greentic_session.adapters.storage.session_log import SessionLog, read_model_changes
+from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
 from greentic_session.projections.projector import as_changes
@@ -113,18 +111,18 @@ class SQLiteReadModelReader(SqlReadModelReader):
             return read_all(cursor, self.tables)
 
 
-def open_sqlite_store(path: str, options: StoreOptions) -> EventSourcedSessionStore:
+def open_sqlite_log(path: str, log_settings: Mapping[str, str]) -> OpenedLog:
     log = SessionLog(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteSessionRecorder",
             "CREATE_TABLE": "y",
-            **options.log_settings,
+            **log_settings,
         }
     )
     recorder = log.recorder
     assert isinstance(recorder, SQLiteSessionRecorder)
     recorder.tables.sealer = content_sealer(log.mapper.cipher)
     reader = SQLiteReadModelReader(recorder.datastore, recorder.tables)
-    return EventSourcedSessionStore(log, reader, recorder, options)
+    return OpenedLog(log, reader, recorder)
