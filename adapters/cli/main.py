@@ -43,6 +43,7 @@ class Tool(click.Group):
 
 
 @click.group(cls=Tool)
+@click.version_option(package_name="greentic-session", prog_name="greentic-session")
 @click.option("-v", "--verbose", is_flag=True, help="log what the store does")
 def main(verbose: bool) -> None:
     """Event-sourced session store for conversational and flow runtimes.
