@@ -1,7 +1,8 @@
 """A scripted chat that shows the store at work: park, route, resume, supersede, expire, finish.
 
 It runs against a real store (the embedded SQLite file by default). Its clock is the real
-clock plus an offset the script advances, so "45 minutes later" needs no waiting.
+clock plus an offset the script advances, so "45 minutes later" needs no waiting. It is
+written as an application would be: it imports the public facade, `greentic_session`, only.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from greentic_session.adapters.bootstrap.open_store import open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.domain.errors import SessionError
-from greentic_session.domain.identifiers import SessionKey
-from greentic_session.domain.rules import utc_now
-from greentic_session.domain.scope import ReplyScope
-from greentic_session.domain.session import SessionCursor, SessionData
-from greentic_session.domain.state import stream_id
-from greentic_session.domain.tenant import TenantCtx
+from greentic_session import (
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionCursor,
+    SessionData,
+    SessionError,
+    SessionKey,
+    TenantCtx,
+    open_store,
+)
 
 Say = Callable[[str], None]
 
@@ -33,7 +35,7 @@ class DemoClock:
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return utc_now() + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, by: timedelta) -> None:
         self.offset += by
@@ -132,8 +134,11 @@ def _play(store: EventSourcedSessionStore, clock: DemoClock, run: str, say: Say)
     say(f"    refund session after remove_session: {store.get_session(refund)}")
     for p in (alice, bob):
         say(f"    {p.name}'s waits now: {store.list_waits_for_user(p.ctx, user(p))}")
-    streams = {stream_id(key) for key in (refund, quote, survey)}
-    kinds = Counter(e.kind for e in store.events() if e.originator_id in streams)
+    events = sorted(
+        (event for key in (refund, quote, survey) for event in store.history(key)),
+        key=lambda event: event.position,
+    )
+    kinds = Counter(event.type.value for event in events)
     say(
         f"the log holds {sum(kinds.values())} events for these sessions: "
         + ", ".join(f"{kind} x{count}" for kind, count in kinds.items())
