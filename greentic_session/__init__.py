@@ -12,37 +12,33 @@ from importlib.metadata import PackageNotFoundError, version
 
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.domain import (
-    AuditedSessionStore,
-    EnvId,
-    ErrorCode,
+from greentic_session.domain.audit import (
     EventType,
     Explanation,
     FieldChange,
-    FlowId,
-    Impersonation,
-    InvocationDeadline,
-    PackId,
-    ReplyScope,
-    SessionCursor,
-    SessionData,
     SessionDiff,
-    SessionError,
     SessionEvent,
+    VerifyReport,
+)
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.identifiers import (
+    EnvId,
+    FlowId,
+    PackId,
     SessionKey,
-    SessionStore,
     TeamId,
-    TenantCtx,
     TenantId,
     UserId,
-    VerifyReport,
-    WaitScope,
 )
 from greentic_session.domain.mapping import (
     canonical_session_key,
     telegram_update_to_session_key,
     webhook_to_session_key,
 )
+from greentic_session.domain.scope import ReplyScope, WaitScope
+from greentic_session.domain.session import SessionCursor, SessionData
+from greentic_session.domain.store import AuditedSessionStore, SessionStore
+from greentic_session.domain.tenant import Impersonation, InvocationDeadline, TenantCtx
 
 try:
     __version__ = version("greentic-session")
