@@ -36,6 +36,9 @@ def event_hash(
     prev_hash: str,
     body: Mapping[str, Any],
 ) -> str:
+    """The SHA-256 of an event's canonical content, its link to `prev_hash` included.
+
+    Raises `TypeError` for a body value JSON cannot hold (datetimes are written ISO 8601)."""
     content = {
         "stream": str(stream),
         "version": version,
@@ -67,6 +70,8 @@ class Break(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ChainProblem:
+    """One break, with what it takes to name it: verify and import word it differently."""
+
     kind: Break
     after: int
     """The highest version the event's stream had reached before it (0: none)."""
