@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 from uuid import UUID
 
 GENESIS = ""
@@ -34,6 +36,9 @@ def event_hash(
     prev_hash: str,
     body: Mapping[str, Any],
 ) -> str:
+    """The SHA-256 of an event's canonical content, its link to `prev_hash` included.
+
+    Raises `TypeError` for a body value JSON cannot hold (datetimes are written ISO 8601)."""
     content = {
         "stream": str(stream),
         "version": version,
@@ -52,3 +57,88 @@ def _plain(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot hash a {type(value).__name__}")
+
+
+class Break(StrEnum):
+    """How an event fails to be the next link of its stream's chain."""
+
+    MISSING = "missing"  # its version skips ahead: the events between were deleted
+    REORDERED = "reordered"  # a version its stream already reached: out of order in the log
+    UNLINKED = "unlinked"  # prev_hash is not the previous event's hash: inserted, swapped
+    ALTERED = "altered"  # its content does not hash to its `hash`: edited
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """One break, with what it takes to name it: verify and import word it differently."""
+
+    kind: Break
+    after: int
+    """The highest version the event's stream had reached before it (0: none)."""
+
+
+class ChainedEvent(Protocol):
+    """What the chain rule reads of an event: its place, its hashes, its content's hash."""
+
+    @property
+    def originator_id(self) -> UUID: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    def content_hash(self) -> str: ...
+
+
+class StreamChain:
+    """The chain rule, for one stream fed its events in log order: versions run 1, 2, 3…,
+    the first event links to GENESIS and each later one to the hash of the one before it,
+    and each event's content hashes to its `hash`. The one checker of the rule: verify
+    reports every problem, export and import stop at the first (`ChainCheck`)."""
+
+    def __init__(self) -> None:
+        self.version = 0  # the highest version seen
+        self.hash = GENESIS  # the hash of the last event followed
+
+    def follow(self, event: ChainedEvent) -> list[ChainProblem]:
+        """What is wrong with `event` as the next link (nothing: it is sound); it becomes
+        the stream's head either way, so the next event is checked against it."""
+        version, after = event.originator_version, self.version
+        problems = []
+        if version > after + 1:
+            problems.append(ChainProblem(Break.MISSING, after))
+        elif version <= after:
+            problems.append(ChainProblem(Break.REORDERED, after))
+        elif event.prev_hash != self.hash:
+            problems.append(ChainProblem(Break.UNLINKED, after))
+        if event.content_hash() != event.hash:
+            problems.append(ChainProblem(Break.ALTERED, after))
+        self.skip(version)
+        self.hash = event.hash
+        return problems
+
+    def skip(self, version: int) -> None:
+        """An event at `version` that cannot be read: its place counts, its hash is unknown."""
+        self.version = max(self.version, version)
+
+
+class BrokenChain(ValueError):
+    """An event that does not match its hash or does not follow the one before it."""
+
+
+class ChainCheck:
+    """Events of any streams in log order, for a log that must be whole (export, import)."""
+
+    def __init__(self) -> None:
+        self._streams: dict[UUID, StreamChain] = {}
+
+    def check(self, event: ChainedEvent) -> None:
+        """Raises `BrokenChain`, naming the event, if it breaks its stream's chain."""
+        problems = self._streams.setdefault(event.originator_id, StreamChain()).follow(event)
+        if problems:
+            name = f"{event.originator_id} v{event.originator_version}"
+            first = problems[0]
+            if first.kind is Break.ALTERED:
+                raise BrokenChain(f"{name} does not match its hash")
+            raise BrokenChain(f"{name} does not follow v{first.after}")

@@ -139,15 +139,6 @@ def ensure_version(key: str, version: int, expected: int | None) -> None:
         )
 
 
-def ensure_scope_free(holder: str, held: bool) -> None:
-    """`register_wait(if_absent=True)`: a live wait already holding the scope wins."""
-    if held:
-        raise conflict(
-            f"session {holder} already waits on this scope; "
-            "resume or clear it, or register without if_absent to supersede it"
-        )
-
-
 Clock = Callable[[], datetime]
 
 

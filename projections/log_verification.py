@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import VerifyReport
-from greentic_session.domain.chain import GENESIS
+from greentic_session.domain.chain import Break, ChainProblem, StreamChain
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.read_models import MemoryReadModels, StreamHead, WaitEntry
 from greentic_session.projections.replay import rebuild
@@ -31,8 +31,7 @@ Decode = Callable[[Notification], Session.Event]
 @dataclass
 class _Stream:
     name: str
-    version: int = 0
-    hash: str = GENESIS
+    chain: StreamChain = field(default_factory=StreamChain)
     sound: bool = True  # every event so far checked out: keep replaying it
     events: list[LoggedEvent] = field(default_factory=list)
 
@@ -60,30 +59,15 @@ def verify(
 
 def _check_event(stream: _Stream, notification: Notification, decode: Decode) -> list[str]:
     version = notification.originator_version
-    label = f"{stream.name} v{version}"
-    expected, previous_hash = stream.version + 1, stream.hash
-    stream.version = max(stream.version, version)
     try:
         event = decode(notification)
     except Exception as exc:  # any edit can make an event unreadable: report, go on
+        stream.chain.skip(version)
         stream.sound = False
-        return [f"{label}: unreadable event ({type(exc).__name__}: {exc})"]
+        return [f"{stream.name} v{version}: unreadable event ({type(exc).__name__}: {exc})"]
     if isinstance(event, Session.Created) and stream_id(event.session_key) == event.originator_id:
         stream.name = event.session_key  # a copied Created event must not name another stream
-        label = f"{stream.name} v{version}"
-    problems = []
-    if version > expected:
-        gap = f"v{expected}" if expected == version - 1 else f"v{expected}..v{version - 1}"
-        problems.append(f"{stream.name}: {gap} missing (deleted)")
-    elif version < expected:
-        problems.append(f"{label}: out of order in the log (reordered)")
-    elif event.prev_hash != previous_hash:
-        problems.append(
-            f"{label}: does not follow v{version - 1} (inserted, swapped or replaced)"
-        )
-    if event.content_hash() != event.hash:
-        problems.append(f"{label}: content does not match its hash (altered)")
-    stream.hash = event.hash
+    problems = [_described(stream.name, version, p) for p in stream.chain.follow(event)]
     if problems:
         stream.sound = False
     if stream.sound:
@@ -91,24 +75,38 @@ def _check_event(stream: _Stream, notification: Notification, decode: Decode) ->
     return problems
 
 
+def _described(name: str, version: int, problem: ChainProblem) -> str:
+    """A break in the chain in words: what it looks like, and what edit makes it."""
+    label = f"{name} v{version}"
+    if problem.kind is Break.MISSING:
+        first = problem.after + 1
+        gap = f"v{first}" if first == version - 1 else f"v{first}..v{version - 1}"
+        return f"{name}: {gap} missing (deleted)"
+    if problem.kind is Break.REORDERED:
+        return f"{label}: out of order in the log (reordered)"
+    if problem.kind is Break.UNLINKED:
+        return f"{label}: does not follow v{problem.after} (inserted, swapped or replaced)"
+    return f"{label}: content does not match its hash (altered)"
+
+
 def _check_heads(streams: dict[UUID, _Stream], heads: dict[str, StreamHead]) -> list[str]:
     problems = []
     for stream in streams.values():
-        head = heads.get(stream.name)
+        head, version = heads.get(stream.name), stream.chain.version
         if head is None:
             problems.append(f"{stream.name}: not written by the store (stream inserted)")
-        elif head.version > stream.version:
+        elif head.version > version:
             problems.append(
-                f"{stream.name}: the log ends at v{stream.version} but the store recorded "
+                f"{stream.name}: the log ends at v{version} but the store recorded "
                 f"v{head.version} (last events deleted)"
             )
-        elif head.version < stream.version:
+        elif head.version < version:
             problems.append(
-                f"{stream.name}: v{head.version + 1}..v{stream.version} were not written by "
+                f"{stream.name}: v{head.version + 1}..v{version} were not written by "
                 "the store (inserted)"
             )
-        elif head.hash != stream.hash:
-            problems.append(f"{stream.name} v{stream.version}: not the event the store wrote")
+        elif head.hash != stream.chain.hash:
+            problems.append(f"{stream.name} v{version}: not the event the store wrote")
     in_log = {stream.name for stream in streams.values()}
     for key, head in heads.items():
         if key not in in_log:

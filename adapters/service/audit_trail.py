@@ -20,7 +20,7 @@ from greentic_session.adapters.storage.log_access import LogAccess
 from greentic_session.adapters.storage.session_log import READ_MODEL_CHANGES, SessionLog
 from greentic_session.domain.aggregate import EVENT_TOPICS, Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.chain import GENESIS
+from greentic_session.domain.chain import BrokenChain, ChainCheck
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 from greentic_session.domain.identifiers import SessionKey, UserId
 from greentic_session.domain.scope import ReplyScope
@@ -210,26 +210,6 @@ class AuditTrail:
             raise invalid_input(f"line {number} is not an exported event: {exc}") from exc
         assert isinstance(event, Session.Event)
         return event
-
-
-class BrokenChain(ValueError):
-    """An event that does not match its hash or does not follow the one before it."""
-
-
-class ChainCheck:
-    """Events in log order, each checked against its hash and its stream's previous one."""
-
-    def __init__(self) -> None:
-        self._heads: dict[Any, tuple[int, str]] = {}
-
-    def check(self, event: Session.Event) -> None:
-        version, head = self._heads.get(event.originator_id, (0, GENESIS))
-        name = f"{event.originator_id} v{event.originator_version}"
-        if event.originator_version != version + 1 or event.prev_hash != head:
-            raise BrokenChain(f"{name} does not follow v{version}")
-        if event.content_hash() != event.hash:
-            raise BrokenChain(f"{name} does not match its hash")
-        self._heads[event.originator_id] = (event.originator_version, event.hash)
 
 
 def _note_tenant(tenants: dict[Any, set[str]], event: Session.Event) -> None:

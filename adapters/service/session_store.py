@@ -24,9 +24,7 @@ from greentic_session.domain.errors import ErrorCode, SessionError, invalid_inpu
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.operation import trace_of
 from greentic_session.domain.rules import (
-    deadline,
     ensure_context_size,
-    ensure_scope_free,
     expect,
     expected_version_arg,
     is_expired,
@@ -38,6 +36,7 @@ from greentic_session.domain.rules import (
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.store import AuditedSessionStore
+from greentic_session.domain.takeover import WaitRequest, rival_of, take_scope
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild
@@ -144,42 +143,21 @@ class EventSourcedSessionStore(AuditedSessionStore):
         if_absent: bool = False,
     ) -> None:
         ctx = expect(ctx, TenantCtx, "ctx")
-        user = UserId(user_id)
-        scope = _scope(scope)
-        key = SessionKey(session_key)
+        user, scope, key = UserId(user_id), _scope(scope), SessionKey(session_key)
         data = self._data(data)
-        if_absent = expect(if_absent, bool, "if_absent")
-        waits_key, wait_scope_key = user_key(ctx, user), scope_key(ctx, user, scope)
+        wait = WaitRequest(ctx, user, scope, data, ttl, expect(if_absent, bool, "if_absent"))
 
         def register(unit: UnitOfWork) -> None:
             session = unit.load(key)
             if session is None:
                 session = Session.start(ctx, key, data, unit.op)
                 unit.add(session)
-            holder = unit.scope_entry(wait_scope_key)
-            previous = None
-            if holder is not None and holder.session_key != key:
-                # Stored, not cached: whether the holder still waits here decides whether
-                # this write touches its stream, and so collides with a write that ends it.
-                previous = unit.load(SessionKey(holder.session_key), fresh=True)
-            if if_absent and holder is not None:
-                # Decided on the state this write acts on (and appends to), not on the
-                # index entry, which may be older than it.
-                occupant = session if holder.session_key == key else previous
-                held = occupant is not None and occupant.holds(wait_scope_key, unit.op.now)
-                ensure_scope_free(holder.session_key, held)
-            session.register_wait(
-                ctx,
-                user,
-                scope,
-                data,
-                deadline(unit.op.now, ttl),
-                unit.op,
-                user_key=waits_key,
-                scope_key=wait_scope_key,
-            )
-            if previous is not None:
-                previous.supersede(wait_scope_key, key, unit.op)
+            entry = unit.scope_entry(wait.scope_key)
+            holder = None if entry is None else entry.session_key
+            rival_key = rival_of(holder, key)
+            # The rival as stored, never the cached state: `take_scope` says why.
+            rival = None if rival_key is None else unit.load(rival_key, fresh=True)
+            take_scope(session, wait, unit.op, holder=holder, rival=rival)
 
         self._write(register, ctx)
 
