@@ -46,7 +46,7 @@ from greentic_session.adapters.service.session_store import EventSourcedSessionS
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.rules import scope_key
 from tests.conftest import PERSISTENT_BACKENDS, PG_DSN, Databases
-from tests.stress_worker import (
+from tests.stress.worker import (
     CLEAR,
     CRASH_MIX,
     CREATE,
@@ -137,7 +137,7 @@ def spawn(
     args: list[str], log: IO[str], env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.stress_worker", *args],
+        [sys.executable, "-m", "tests.stress.worker", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdin=subprocess.DEVNULL,

@@ -1,4 +1,5 @@
-"""Worker processes of `tests/test_stress.py`, run as `python -m tests.stress_worker MODE ...`.
+"""Worker processes of the stress runs (`tests/stress/`), run as
+`python -m tests.stress.worker MODE ...`.
 
 `stress URL SEED WORKER OPS OUT`
     Opens the store, touches `OUT.ready`, waits for the file `go` beside `OUT`, then runs
