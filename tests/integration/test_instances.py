@@ -274,7 +274,7 @@ def test_writes_of_another_process_are_seen_at_once(
     store.register_wait(CTX, USER, SCOPES[1], "parent", make_data(CTX, node="from-parent"))
     assert store.get_session("child") is None
     assert store.find_wait_by_scope(CTX, USER, SCOPES[0]) is None
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     child = subprocess.run(
         [sys.executable, "-c", CHILD_SCRIPT, store_url, fake_clock.now.isoformat()],
         cwd=root,
@@ -561,7 +561,7 @@ with open_store(sys.argv[1]) as store:
 @persistent
 def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) -> None:
     """The first open creates the tables; several processes doing it together must not clash."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     children = [
         subprocess.Popen(
             [sys.executable, "-c", OPENER_SCRIPT, store_url],

@@ -72,7 +72,7 @@ from tests.stress.worker import (
     session_data,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 OPS_PER_WORKER = int(os.environ.get("GREENTIC_SESSION_STRESS_OPS") or 2000)
 CRASH_RUNS = int(os.environ.get("GREENTIC_SESSION_CRASH_RUNS") or 20)
