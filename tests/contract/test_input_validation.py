@@ -3,12 +3,17 @@ the wrong type are `invalid_input`."""
 
 from __future__ import annotations
 
+import io
 import warnings
+from typing import Any
 
 import pytest
 
-from greentic_session import SessionKey, SessionStore, UserId
+from greentic_session import ErrorCode, SessionKey, SessionStore, UserId
+from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from tests.contract.helpers import CTX, SCOPE_A, USER, data_for, raises_invalid, wait
+from tests.hostile import consistent
+from tests.support import make_ctx, make_data, raises_code
 
 
 def test_get_session_with_empty_key_is_invalid_input(store: SessionStore) -> None:
@@ -112,3 +117,38 @@ def test_arguments_of_the_wrong_type_are_invalid_input(store: SessionStore, call
     """Every failure a caller sees is a SessionError, wrong argument types included."""
     with raises_invalid():
         WRONG_TYPES[call](store)
+
+
+# -- wrong types the store checks ----------------------------------------------------------
+
+
+def test_export_events_to_something_that_is_not_a_file_is_invalid_input(
+    store: EventSourcedSessionStore,
+) -> None:
+    store.create_session(make_ctx(), make_data(make_ctx()))
+    with raises_code(ErrorCode.INVALID_INPUT):
+        store.export_events(None)  # type: ignore[arg-type]
+
+
+def test_import_events_from_something_that_is_not_a_file_is_invalid_input(
+    store: EventSourcedSessionStore,
+) -> None:
+    with raises_code(ErrorCode.INVALID_INPUT):
+        store.import_events(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", [[1], True, 1.0], ids=["list", "bool", "float"])
+def test_diff_with_versions_that_are_not_ints_is_invalid_input(
+    store: EventSourcedSessionStore, version: Any
+) -> None:
+    ctx = make_ctx()
+    key = store.create_session(ctx, make_data(ctx))
+    with raises_code(ErrorCode.INVALID_INPUT):
+        store.diff(key, version, 1)
+
+
+def test_an_empty_import_into_an_empty_store_loads_nothing(
+    store: EventSourcedSessionStore,
+) -> None:
+    assert store.import_events(io.StringIO("")) == 0
+    consistent(store)
