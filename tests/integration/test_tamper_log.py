@@ -1,203 +1,29 @@
-"""Tamper evidence: edits made directly in the SQLite and PostgreSQL tables, behind the
-store's back, and `verify()` naming what broke.
-
-Each tamper test is written once against `RawTables`, which runs SQL on the database of
-`store` with the backend's placeholder and table qualifier.
-"""
+"""Tamper evidence in the log: events edited, deleted, swapped or inserted directly in the
+SQLite and PostgreSQL tables, behind the store's back, are named by `verify`."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import pytest
 
-from greentic_session import AuditedSessionStore, ErrorCode, SessionKey, VerifyReport
+from greentic_session import AuditedSessionStore, ErrorCode
 from greentic_session.domain.chain import ENVELOPE_FIELDS, event_hash
 from greentic_session.domain.state import stream_id
 from tests.conftest import PERSISTENT_BACKENDS
-from tests.support import make_ctx, make_data, make_scope, raises_code
+from tests.integration.tamper import (
+    CTX,
+    SCOPE_A,
+    USER,
+    RawTables,
+    Sessions,
+    assert_named,
+    problems_naming,
+)
+from tests.support import make_data, raises_code
 
 pytestmark = pytest.mark.parametrize("backend", PERSISTENT_BACKENDS, indirect=True)
-
-USER = "alice"
-CTX = make_ctx(user=USER)
-SCOPE_A = make_scope("chat-a")
-SCOPE_B = make_scope("chat-b")
-
-Rows = list[tuple[Any, ...]]
-
-
-class RawTables:
-    """SQL on the store's own tables, bypassing the store.
-
-    Statements use `?` placeholders and these names: `{q}` the table qualifier (the
-    PostgreSQL schema), `{events}` the event log table, `{position}` its log-position
-    column. `stream(key)` is the key's `originator_id` as the events table stores it.
-    """
-
-    def __init__(
-        self,
-        run: Callable[[str, Sequence[Any]], Rows],
-        *,
-        placeholder: str,
-        qualifier: str,
-        events: str,
-        position: str,
-        stream: Callable[[uuid.UUID], Any],
-    ) -> None:
-        self._run = run
-        self._placeholder = placeholder
-        self._qualifier = qualifier
-        self._events = events
-        self._position = position
-        self._stream = stream
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        text = (
-            sql.replace("{events}", f"{{q}}{self._events}")
-            .replace("{q}", self._qualifier)
-            .replace("{position}", self._position)
-            .replace("?", self._placeholder)
-        )
-        return self._run(text, params)
-
-    def stream(self, key: str) -> Any:
-        return self._stream(stream_id(key))
-
-    def event(self, key: str, version: int) -> tuple[str, bytes]:
-        """The stored topic and state of one event."""
-        rows = self.execute(
-            "SELECT topic, state FROM {events} WHERE originator_id = ? AND originator_version = ?",
-            (self.stream(key), version),
-        )
-        assert len(rows) == 1, rows
-        topic, state = rows[0]
-        return topic, bytes(state)
-
-    def set_event(self, key: str, version: int, topic: str, state: bytes) -> None:
-        self.execute(
-            "UPDATE {events} SET topic = ?, state = ? "
-            "WHERE originator_id = ? AND originator_version = ?",
-            (topic, state, self.stream(key), version),
-        )
-
-    def position(self, key: str, version: int) -> int:
-        rows = self.execute(
-            "SELECT {position} FROM {events} WHERE originator_id = ? AND originator_version = ?",
-            (self.stream(key), version),
-        )
-        position: int = rows[0][0]
-        return position
-
-    def move_event(self, key: str, version: int, position: int) -> None:
-        self.execute(
-            "UPDATE {events} SET {position} = ? WHERE originator_id = ? AND originator_version = ?",
-            (position, self.stream(key), version),
-        )
-
-    def delete_event(self, key: str, version: int) -> None:
-        self.execute(
-            "DELETE FROM {events} WHERE originator_id = ? AND originator_version = ?",
-            (self.stream(key), version),
-        )
-
-
-def _sqlite_tables(path: str) -> RawTables:
-    def run(sql: str, params: Sequence[Any]) -> Rows:
-        connection = sqlite3.connect(path, timeout=10)
-        try:
-            with connection:
-                return connection.execute(sql, tuple(params)).fetchall()
-        finally:
-            connection.close()
-
-    events = run(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%originator_version%'",
-        (),
-    )
-    assert len(events) == 1, events
-    return RawTables(
-        run,
-        placeholder="?",
-        qualifier="",
-        events=events[0][0],
-        position="rowid",
-        stream=lambda stream: stream.hex,
-    )
-
-
-def _postgres_tables(dsn: str, schema: str) -> RawTables:
-    def run(sql: str, params: Sequence[Any]) -> Rows:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as connection:
-            cursor = connection.execute(sql, tuple(params))
-            return cursor.fetchall() if cursor.description is not None else []
-
-    events = run(
-        "SELECT table_name FROM information_schema.columns "
-        "WHERE table_schema = %s AND column_name = 'originator_version'",
-        (schema,),
-    )
-    assert len(events) == 1, events
-    return RawTables(
-        run,
-        placeholder="%s",
-        qualifier=f'"{schema}".',
-        events=f'"{events[0][0]}"',
-        position="notification_id",
-        stream=lambda stream: stream,
-    )
-
-
-@pytest.fixture
-def raw(
-    backend: str, store_url: str, store: AuditedSessionStore, request: pytest.FixtureRequest
-) -> RawTables:
-    """Direct access to the tables of `store` (opened first, so the tables exist)."""
-    if backend == "sqlite":
-        return _sqlite_tables(store_url.removeprefix("sqlite:///"))
-    schema = parse_qs(urlsplit(store_url).query)["schema"][0]
-    return _postgres_tables(request.getfixturevalue("pg_dsn"), schema)
-
-
-@dataclass(frozen=True)
-class Sessions:
-    """`waiting`: v1 created, v2 updated, v3 wait registered on SCOPE_A, v4 updated.
-    `other`: v1 created, v2 wait registered on SCOPE_B."""
-
-    waiting: SessionKey
-    other: SessionKey
-
-
-@pytest.fixture
-def sessions(store: AuditedSessionStore) -> Sessions:
-    key = store.create_session(CTX, make_data(CTX, node="node.first"))
-    store.update_session(key, make_data(CTX, node="node.second"))
-    store.register_wait(CTX, USER, SCOPE_A, key, make_data(CTX, node="node.third"))
-    store.update_session(key, make_data(CTX, node="node.fourth"))
-    other = store.create_session(CTX, make_data(CTX, node="node.other"))
-    store.register_wait(CTX, USER, SCOPE_B, other, make_data(CTX, node="node.other.wait"))
-    assert store.verify().ok
-    return Sessions(waiting=key, other=other)
-
-
-def problems_naming(report: VerifyReport, *parts: str) -> list[str]:
-    """The problems that mention every one of `parts`."""
-    assert not report.ok, "verify() found nothing wrong"
-    assert report.problems
-    return [p for p in report.problems if all(part in p for part in parts)]
-
-
-def assert_named(report: VerifyReport, *parts: str) -> None:
-    found = problems_naming(report, *parts)
-    assert found, f"no problem names {parts}: {report.problems}"
 
 
 # -- a clean store -------------------------------------------------------------------------
@@ -358,106 +184,3 @@ def test_an_inserted_stream_is_named(
     assert_named(report, str(stream_id("intruder")), "inserted")
     assert report.streams == 3
     assert not [p for p in report.problems if p.startswith(sessions.other)]
-
-
-# -- edits to the read models --------------------------------------------------------------
-
-
-def test_a_scope_index_row_pointing_at_another_session_is_named(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    changed = raw.execute(
-        "UPDATE {q}gs_scope_index SET session_key = ? WHERE session_key = ? RETURNING scope_key",
-        (sessions.other, sessions.waiting),
-    )
-    assert len(changed) == 1
-
-    report = store.verify()
-
-    assert_named(report, "scope index", sessions.other, sessions.waiting)
-
-
-def test_a_changed_session_state_row_is_named(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    (data,) = raw.execute(
-        "SELECT data FROM {q}gs_session_state WHERE session_key = ?", (sessions.waiting,)
-    )[0]
-    raw.execute(
-        "UPDATE {q}gs_session_state SET data = ? WHERE session_key = ?",
-        (data.replace("node.fourth", "node.forged"), sessions.waiting),
-    )
-
-    report = store.verify()
-
-    assert_named(report, "session state", sessions.waiting)
-    assert store.get_session(sessions.waiting) is not None
-
-
-def test_a_deleted_user_waits_row_is_named(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    raw.execute("DELETE FROM {q}gs_user_waits WHERE session_key = ?", (sessions.other,))
-
-    report = store.verify()
-
-    assert_named(report, "user waits", sessions.other)
-
-
-# -- rebuild: drift goes, tampering stays --------------------------------------------------
-
-
-def test_rebuild_repairs_a_corrupted_index_row(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    raw.execute(
-        "UPDATE {q}gs_scope_index SET session_key = ? WHERE session_key = ?",
-        (sessions.other, sessions.waiting),
-    )
-    assert problems_naming(store.verify(), "scope index")
-
-    store.rebuild_projections()
-
-    report = store.verify()
-    assert report.ok, report.problems
-    assert store.find_wait_by_scope(CTX, USER, SCOPE_A) == sessions.waiting
-
-
-def test_rebuild_does_not_hide_an_altered_event(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    topic, state = raw.event(sessions.waiting, 2)
-    raw.set_event(sessions.waiting, 2, topic, state.replace(b"node.second", b"node.forged"))
-
-    store.rebuild_projections()
-
-    assert_named(store.verify(), f"{sessions.waiting} v2", "altered")
-
-
-def test_rebuild_does_not_hide_a_deleted_last_event(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    """The heads are the anchor: a rebuild keeps them, so the missing tail still shows."""
-    raw.delete_event(sessions.waiting, 4)
-    raw.execute(
-        "UPDATE {q}gs_scope_index SET session_key = ? WHERE session_key = ?",
-        (sessions.other, sessions.waiting),
-    )
-
-    store.rebuild_projections()
-
-    report = store.verify()
-    assert_named(report, sessions.waiting, "v4", "deleted")
-    assert not problems_naming(report, "scope index")
-
-
-def test_rebuild_does_not_hide_a_deleted_stream(
-    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
-) -> None:
-    raw.execute("DELETE FROM {events} WHERE originator_id = ?", (raw.stream(sessions.waiting),))
-
-    store.rebuild_projections()
-
-    report = store.verify()
-    assert_named(report, sessions.waiting, "stream deleted")
-    assert store.get_session(sessions.waiting) is None
