@@ -1,276 +1,36 @@
-"""A PostgreSQL server that goes away and comes back under an open store (issue #5).
-
-What a caller may rely on: during an outage every call fails with `SessionError`
-(`unavailable`, the driver's error chained) within the connect timeout (`?connect_timeout=N`,
-5 s by default) plus a small margin, and never hangs; once the server is back the same store
-works again, from the first call; nothing it acknowledged is lost.
-
-The tests start a private server of their own (initdb in a temporary folder, a free port),
-once for the module, so stopping it, crashing it or freezing it disturbs nothing else. Each
-test gets its own schema and finds the server running. They print what they measured
-(`pytest -rP` shows it).
-"""
+"""A PostgreSQL server that comes back under an open store (issue #5): the first calls
+after a restart succeed, and nothing acknowledged before it is lost."""
 
 from __future__ import annotations
 
-import getpass
-import io
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass
-from glob import glob
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
-from greentic_session import (
-    ErrorCode,
-    ReplyScope,
-    SessionData,
-    SessionError,
-    SessionKey,
-    open_store,
-)
+from greentic_session import SessionData, SessionKey
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.domain.audit import EventType
-from tests.support import make_ctx, make_data, make_scope
+from tests.stress.outage import (
+    BOUND,
+    CTX,
+    HANG,
+    MARGIN,
+    USER,
+    Outcome,
+    every_call,
+    is_unavailable,
+    opened,
+    seed,
+    timed,
+    warm_up,
+)
+from tests.stress.private_server import PrivateServer
+from tests.support import make_data, make_scope
 
 pytestmark = [pytest.mark.postgres, pytest.mark.stress]
-
-CTX = make_ctx(user="alice")
-USER = "alice"
-BOUND = 2  # seconds: the connect timeout these tests set (the smallest libpq honours)
-DEFAULT_BOUND = 5  # without `?connect_timeout`
-MARGIN = 1.0  # thread scheduling, the pool's bookkeeping, a busy CI machine
-HANG = 30.0  # a call still running after this long is reported as hung, not waited for
-
-
-class PrivateServer:
-    def __init__(self, folder: Path) -> None:
-        binaries = sorted(glob("/usr/lib/postgresql/*/bin"))
-        if not binaries:
-            reason = "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
-            if os.environ.get("CI"):
-                pytest.fail(reason)
-            pytest.skip(reason)
-        self.bin = Path(binaries[-1])
-        self.data = folder / "data"
-        self.port = _free_port()
-        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self.running = False
-        self.frozen: list[int] = []
-        folder.chmod(0o777)
-        self._run(f"{self.bin / 'initdb'} -D {self.data} -A trust -U postgres")
-
-    def url(self, connect_timeout: int | None = BOUND) -> str:
-        """A fresh schema on this server, so each test starts from an empty store."""
-        query = [("schema", f"t_{uuid.uuid4().hex[:16]}")]
-        if connect_timeout is not None:
-            query.append(("connect_timeout", str(connect_timeout)))
-        return f"{self.dsn}?{urlencode(query)}"
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
-        log = self.data / "server.log"  # not our pipes: a server holding them never lets go
-        self._run(f"{self.bin / 'pg_ctl'} -D {self.data} -l {log} -o '{options}' -w start")
-        self.running = True
-
-    def stop(self, mode: str = "fast") -> None:
-        """`fast`: sessions are told and the server shuts down cleanly; `immediate`: every
-        server process quits at once, as in a crash (the next start recovers from the WAL)."""
-        self._run(f"{self.bin / 'pg_ctl'} -D {self.data} -m {mode} -w stop")
-        self.running = False
-
-    def freeze(self) -> None:
-        """Every server process stopped in its tracks (SIGSTOP): its sockets stay open and
-        the kernel still accepts connections, but nothing ever answers."""
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        self.frozen = [postmaster, *_children(postmaster)]
-        for pid in self.frozen:
-            os.kill(pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        for pid in self.frozen:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-        self.frozen = []
-
-    def _run(self, command: str) -> None:
-        """The server refuses to run as root: as root, run it as the postgres user."""
-        if getpass.getuser() == "root":
-            args = ["su", "postgres", "-c", command]
-        else:
-            args = ["sh", "-c", command]
-        subprocess.run(args, check=True, capture_output=True, timeout=120)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _children(parent: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == parent:
-            children.append(int(stat.parent.name))
-    return children
-
-
-@pytest.fixture(scope="module")
-def private_server() -> Iterator[PrivateServer]:
-    if getpass.getuser() == "root" and shutil.which("su") is None:
-        pytest.skip("running as root without su: cannot start a private server")
-    # Not under pytest's tmp_path: its parents are private to root, and the server's own
-    # user must reach its data folder.
-    folder = Path(tempfile.mkdtemp(prefix="greentic-pg-"))
-    try:
-        private = PrivateServer(folder)
-        yield private
-        private.thaw()
-        if private.running:
-            private.stop()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def server(private_server: PrivateServer) -> Iterator[PrivateServer]:
-    """The private server, running at the start of the test and again after it."""
-    if not private_server.running:
-        private_server.start()
-    yield private_server
-    private_server.thaw()
-    if not private_server.running:
-        private_server.start()
-
-
-class SilentListener:
-    """Holds a port and never answers: it accepts connections and stays silent, or, with
-    `accept=False`, leaves them in a minimal backlog (later ones are never even accepted by
-    the kernel)."""
-
-    def __init__(self, port: int, *, accept: bool) -> None:
-        self._socket = socket.socket()
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
-        self._socket.listen(64 if accept else 0)
-        self._socket.settimeout(0.05)
-        self._accepted: list[socket.socket] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._accept if accept else self._done.wait)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._done.is_set():
-            try:
-                self._accepted.append(self._socket.accept()[0])
-            except TimeoutError:
-                continue
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join()
-        for connection in self._accepted:
-            connection.close()
-        self._socket.close()
-
-
-@contextmanager
-def silent_server(server: PrivateServer, *, accept: bool = True) -> Iterator[None]:
-    """The server stopped and its port held by a listener that never answers."""
-    server.stop()
-    listener = SilentListener(server.port, accept=accept)
-    try:
-        yield
-    finally:
-        listener.close()
-
-
-# -- calls and what became of them -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Outcome:
-    seconds: float
-    error: Exception | None = None
-    finished: bool = True
-
-    def __str__(self) -> str:
-        if not self.finished:
-            return f"still running after {self.seconds:.1f} s (hung)"
-        if self.error is None:
-            return f"succeeded in {self.seconds:.3f} s"
-        return f"{type(self.error).__name__} after {self.seconds:.3f} s: {self.error}"
-
-
-def timed(call: Callable[[], object]) -> Outcome:
-    started = time.monotonic()
-    try:
-        call()
-    except Exception as exc:  # judged by the caller
-        return Outcome(time.monotonic() - started, exc)
-    return Outcome(time.monotonic() - started)
-
-
-def all_at_once(
-    calls: dict[str, Callable[[], object]], patience: float = HANG
-) -> dict[str, Outcome]:
-    """Each call in a thread of its own, all started together and each timed on its own. A
-    call still running after `patience` seconds is left behind (a daemon thread) as hung."""
-    outcomes: dict[str, Outcome] = {}
-    barrier = threading.Barrier(len(calls))
-
-    def run(name: str, call: Callable[[], object]) -> None:
-        barrier.wait()
-        outcomes[name] = timed(call)
-
-    threads = [
-        threading.Thread(target=run, args=(name, call), daemon=True) for name, call in calls.items()
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + patience
-    for thread in threads:
-        thread.join(max(deadline - time.monotonic(), 0))
-    return {name: outcomes.get(name, Outcome(patience, finished=False)) for name in calls}
-
-
-def is_unavailable(outcome: Outcome) -> bool:
-    error = outcome.error
-    return (
-        isinstance(error, SessionError)
-        and error.code is ErrorCode.UNAVAILABLE
-        and error.__cause__ is not None  # the driver's own reason, for the operator
-    )
-
-
-def assert_unavailable_within(outcomes: dict[str, Outcome], bound: float) -> None:
-    print(f"during the outage (bound {bound} s + {MARGIN} s):")
-    for name, outcome in outcomes.items():
-        print(f"  {name}: {outcome}")
-    wrong = [
-        f"{name}: {outcome}"
-        for name, outcome in outcomes.items()
-        if not (is_unavailable(outcome) and outcome.seconds <= bound + MARGIN)
-    ]
-    assert not wrong, f"not unavailable within {bound} s + {MARGIN} s:\n" + "\n".join(wrong)
 
 
 def wait_until(condition: Callable[[], bool], what: str, seconds: float = HANG) -> None:
@@ -280,152 +40,7 @@ def wait_until(condition: Callable[[], bool], what: str, seconds: float = HANG) 
         time.sleep(0.01)
 
 
-# -- every kind of call ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seeded:
-    """A session waiting in a scope: two events, so versions 1 and 2 exist."""
-
-    key: SessionKey
-    scope: ReplyScope
-
-
-def seed(store: EventSourcedSessionStore) -> Seeded:
-    scope = make_scope("conversation-1")
-    key = store.create_session(CTX, make_data(CTX, node="seeded"))
-    store.register_wait(CTX, USER, scope, key, make_data(CTX, node="waiting"))
-    return Seeded(key, scope)
-
-
-def every_call(store: EventSourcedSessionStore, seeded: Seeded) -> dict[str, Callable[[], object]]:
-    """Every store method that reaches the database, on the seeded session."""
-    key, scope = seeded.key, seeded.scope
-    return {
-        "get_session": lambda: store.get_session(key),
-        "find_wait_by_scope": lambda: store.find_wait_by_scope(CTX, USER, scope),
-        "list_waits_for_user": lambda: store.list_waits_for_user(CTX, USER),
-        "create_session": lambda: store.create_session(CTX, make_data(CTX, node="created")),
-        "update_session": lambda: store.update_session(key, make_data(CTX, node="updated")),
-        "register_wait": lambda: store.register_wait(
-            CTX, USER, make_scope("conversation-2"), key, make_data(CTX, node="waiting-2")
-        ),
-        "clear_wait": lambda: store.clear_wait(CTX, USER, scope),
-        "remove_session": lambda: store.remove_session(key),
-        "sweep_expired": lambda: store.sweep_expired(),
-        "history": lambda: store.history(key),
-        "get_session_at": lambda: store.get_session_at(key, version=1),
-        "diff": lambda: store.diff(key, 1, 2),
-        "explain": lambda: store.explain(CTX, USER, scope),
-        "verify": lambda: store.verify(),
-        "rebuild_projections": lambda: store.rebuild_projections(),
-        "export_events": lambda: store.export_events(io.StringIO()),
-        "import_events": lambda: store.import_events(io.StringIO("")),
-        "current_read_models": lambda: store.current_read_models(),
-        "replay_read_models": lambda: store.replay_read_models(),
-    }
-
-
-def warm_up(store: EventSourcedSessionStore, seeded: Seeded) -> None:
-    """Several pooled connections, all idle: what a restart leaves broken under the store."""
-
-    def read() -> None:
-        for _ in range(30):
-            store.get_session(seeded.key)
-
-    for name, outcome in all_at_once({f"reader {n}": read for n in range(6)}).items():
-        assert outcome.error is None, f"{name}: {outcome}"
-
-
-def opened(url: str) -> EventSourcedSessionStore:
-    store = open_store(url)
-    assert isinstance(store, EventSourcedSessionStore)
-    return store
-
-
-# -- during an outage --------------------------------------------------------------------------
-
-
-def test_every_call_during_an_outage_is_unavailable_within_the_connect_timeout(
-    server: PrivateServer,
-) -> None:
-    with opened(server.url()) as store:
-        seeded = seed(store)
-        warm_up(store, seeded)
-        server.stop()
-        assert_unavailable_within(all_at_once(every_call(store, seeded)), BOUND)
-        closing = timed(store.close)
-    print(f"  close: {closing}")
-    assert closing.error is None and closing.seconds <= BOUND + MARGIN, closing
-
-
-def test_without_the_option_calls_and_opening_give_up_within_five_seconds(
-    server: PrivateServer,
-) -> None:
-    """The worst case for opening: a server that takes the connection and never answers
-    (a refused connection fails at once)."""
-    url = server.url(connect_timeout=None)
-    with opened(url) as store:
-        seeded = seed(store)
-        warm_up(store, seeded)
-        with silent_server(server):
-            calls = every_call(store, seeded)
-            calls["open_store"] = lambda: opened(url).close()
-            assert_unavailable_within(all_at_once(calls), DEFAULT_BOUND)
-
-
-def test_opening_a_store_while_the_server_is_down_is_unavailable_at_once(
-    server: PrivateServer,
-) -> None:
-    server.stop()
-    outcome = timed(lambda: opened(server.url()).close())
-    assert_unavailable_within({"open_store": outcome}, BOUND)
-    assert outcome.seconds < 1, "a refused connection needs no waiting for a timeout"
-
-
-@pytest.mark.parametrize("accept", [True, False], ids=["accepts-silently", "never-accepts"])
-def test_a_server_that_never_answers_makes_opening_and_calls_unavailable_within_the_bound(
-    server: PrivateServer, accept: bool
-) -> None:
-    url = server.url()
-    with opened(url) as store:
-        seeded = seed(store)
-        warm_up(store, seeded)
-        with silent_server(server, accept=accept):
-            calls = every_call(store, seeded)
-            calls["open_store"] = lambda: opened(url).close()
-            assert_unavailable_within(all_at_once(calls), BOUND)
-            closing = timed(store.close)
-    print(f"  close: {closing}")
-    assert closing.error is None and closing.seconds <= BOUND + MARGIN, closing
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a server that stops answering on connections already open (frozen, "
-    "SIGSTOP; a hung host whose kernel still acknowledges) leaves the call waiting for its "
-    "reply for as long as the server stays frozen: the connect timeout bounds getting a "
-    "connection, nothing bounds the reply. A new connection (open_store) is bounded.",
-)
-def test_a_frozen_server_makes_calls_unavailable_within_the_bound(server: PrivateServer) -> None:
-    url = server.url()
-    with opened(url) as store:
-        seeded = seed(store)
-        warm_up(store, seeded)
-        server.freeze()
-        try:
-            calls = {
-                "get_session": every_call(store, seeded)["get_session"],
-                "update_session": every_call(store, seeded)["update_session"],
-                "open_store": lambda: opened(url).close(),
-            }
-            outcomes = all_at_once(calls, patience=BOUND + MARGIN + 1)
-        finally:
-            server.thaw()
-        assert_unavailable_within(outcomes, BOUND)
-
-
-# -- after the restart -------------------------------------------------------------------------
+# -- after the restart ---------------------------------------------------------------------
 
 # One of each way a call reaches the database: the read models (point lookups, a snapshot),
 # a write with and without a read first, the log by stream and whole (with the library's
@@ -492,7 +107,7 @@ def test_after_a_long_outage_under_load_the_first_calls_succeed(server: PrivateS
     assert read.error is None and write.error is None, (read, write)
 
 
-# -- nothing acknowledged is lost --------------------------------------------------------------
+# -- nothing acknowledged is lost ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
