@@ -22,8 +22,7 @@ from urllib.parse import quote, unquote
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from greentic_session import ErrorCode, SessionError, open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import ErrorCode, EventSourcedSessionStore, SessionError, open_store
 from tests.conftest import Databases
 from tests.strategies import hostile_text, storable, storable_text
 from tests.support import FakeClock, make_ctx, make_scope

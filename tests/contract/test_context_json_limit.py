@@ -10,9 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from greentic_session import ErrorCode, SessionError, open_store
+from greentic_session import ErrorCode, EventSourcedSessionStore, SessionError, open_store
 from greentic_session.adapters.bootstrap.urls import MAX_CONTEXT_VARIABLE
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.domain.rules import DEFAULT_MAX_CONTEXT_BYTES
 from tests.hostile import CTX
 from tests.strategies import WRONG_TYPES, hostile_text, storable

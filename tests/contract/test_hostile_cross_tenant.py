@@ -9,8 +9,13 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from greentic_session import ReplyScope, SessionData, SessionError, TenantCtx
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionData,
+    SessionError,
+    TenantCtx,
+)
 from tests.conftest import Databases
 from tests.hostile import FIXED_SCOPES, USERS, examples, fresh_store, outcome
 from tests.strategies import contexts, data_fields, hostile_text, identifier, scopes

@@ -16,8 +16,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greentic_session import ReplyScope, SessionData, TenantCtx, open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionData,
+    TenantCtx,
+    open_store,
+)
 from tests.conftest import Databases
 from tests.hostile import FIXED_SCOPES, USERS, consistent, examples, fresh_store, outcome
 from tests.strategies import (

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from greentic_session import ErrorCode, SessionKey, SessionStore, UserId
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import ErrorCode, EventSourcedSessionStore, SessionKey, SessionStore, UserId
 from tests.contract.helpers import CTX, SCOPE_A, USER, data_for, raises_invalid, wait
 from tests.hostile import consistent
 from tests.support import make_ctx, make_data, raises_code

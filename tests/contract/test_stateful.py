@@ -20,8 +20,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from greentic_session import ReplyScope, SessionCursor, SessionData, SessionKey, TenantCtx
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionCursor,
+    SessionData,
+    SessionKey,
+    TenantCtx,
+)
 from tests.conftest import Databases, open_store
 from tests.contract.reference_model import (
     ENVS,

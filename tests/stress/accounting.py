@@ -8,8 +8,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from greentic_session import UserId
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import EventSourcedSessionStore, UserId
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.rules import scope_key
 from tests.stress.worker import (

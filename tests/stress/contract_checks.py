@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from greentic_session import ErrorCode, SessionEvent
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import ErrorCode, EventSourcedSessionStore, SessionEvent
 from tests.stress.accounting import store_checks
 from tests.stress.worker import (
     CLEAR,

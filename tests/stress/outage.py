@@ -9,8 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from greentic_session import ErrorCode, ReplyScope, SessionError, SessionKey, open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    ErrorCode,
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionError,
+    SessionKey,
+    open_store,
+)
 from tests.support import make_ctx, make_data, make_scope
 
 CTX = make_ctx(user="alice")

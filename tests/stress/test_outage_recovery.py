@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from greentic_session import SessionData, SessionKey
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
-from greentic_session.domain.audit import EventType
+from greentic_session import EventSourcedSessionStore, EventType, SessionData, SessionKey
 from tests.stress.outage import (
     BOUND,
     CTX,

@@ -28,8 +28,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
-from greentic_session import SessionData, SessionError, TenantCtx, open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    EventSourcedSessionStore,
+    SessionData,
+    SessionError,
+    TenantCtx,
+    open_store,
+)
 from tests.support import make_ctx, make_data, make_scope
 
 # -- what the workers share with the parent ---------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from greentic_session import ReplyScope, SessionKey, WaitScope
-from greentic_session.domain.mapping import (
+from greentic_session import (
+    ReplyScope,
+    SessionKey,
+    WaitScope,
     canonical_session_key,
     telegram_update_to_session_key,
     webhook_to_session_key,
