@@ -1,7 +1,8 @@
 """Hypothesis strategies for hostile input: arbitrary text (control characters, NUL, lone
 surrogates, megabyte sizes, SQL fragments, path tricks) and values of the wrong type.
 
-Used by `test_hostile_input.py`; nothing here touches a store or the file system.
+Used by the hostile-input tests (`test_hostile_*.py` in unit/, contract/ and integration/);
+nothing here touches a store or the file system.
 """
 
 from __future__ import annotations

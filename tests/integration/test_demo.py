@@ -8,7 +8,7 @@ from pathlib import Path
 
 from greentic_session.adapters.cli.demo import run_demo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_EVENT_KINDS = [
     "created",
     "wait_registered",

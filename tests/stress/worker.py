@@ -1,4 +1,5 @@
-"""Worker processes of `tests/test_stress.py`, run as `python -m tests.stress_worker MODE ...`.
+"""Worker processes of the stress runs (`tests/stress/`), run as
+`python -m tests.stress.worker MODE ...`.
 
 `stress URL SEED WORKER OPS OUT`
     Opens the store, touches `OUT.ready`, waits for the file `go` beside `OUT`, then runs
@@ -27,8 +28,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
-from greentic_session import SessionData, SessionError, TenantCtx, open_store
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session import (
+    EventSourcedSessionStore,
+    SessionData,
+    SessionError,
+    TenantCtx,
+    open_store,
+)
 from tests.support import make_ctx, make_data, make_scope
 
 # -- what the workers share with the parent ---------------------------------------------------

@@ -14,13 +14,13 @@ import pytest
 from greentic_session import (
     AuditedSessionStore,
     ErrorCode,
+    EventSourcedSessionStore,
     ReplyScope,
     SessionCursor,
     SessionData,
     SessionError,
     open_store,
 )
-from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.adapters.storage.encryption import KEY_VARIABLE, new_key
 from tests.conftest import PERSISTENT_BACKENDS, Databases
 from tests.support import FakeClock, make_ctx, raises_code

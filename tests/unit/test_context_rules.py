@@ -1,0 +1,123 @@
+"""The context rules: alignment, preservation and the waiting user (no store involved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from greentic_session import ErrorCode, SessionError, TenantCtx, UserId
+from greentic_session.domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user
+from tests.support import make_ctx, make_data
+
+
+def rule_error(call: Any, *args: Any) -> SessionError:
+    with pytest.raises(SessionError) as error:
+        call(*args)
+    assert error.value.code is ErrorCode.INVALID_INPUT
+    return error.value
+
+
+def test_alignment_message_names_expected_and_given_context() -> None:
+    stored = make_ctx(env="dev", tenant="acme", team="red", user="alice")
+    caller = make_ctx(env="prod", tenant="other", user="bob")
+    error = rule_error(ensure_alignment, caller, make_data(stored))
+    assert error.message == (
+        "tenant context mismatch (env/tenant must match): "
+        "expected env=dev, tenant=acme, team=red, user=alice, "
+        "got env=prod, tenant=other, team=-, user=bob"
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "reason"),
+    [
+        (make_ctx(env="prod", user="alice"), "env/tenant must match"),
+        (make_ctx(tenant="other", user="alice"), "env/tenant must match"),
+        (make_ctx(team="blue", user="alice"), "team must match"),
+        (make_ctx(), "team must match"),
+        (make_ctx(team="red"), "user required by session but missing in caller context"),
+        (make_ctx(team="red", user="bob"), "user must match stored session"),
+    ],
+)
+def test_alignment_reasons(caller: TenantCtx, reason: str) -> None:
+    data = make_data(make_ctx(team="red", user="alice"))
+    error = rule_error(ensure_alignment, caller, data)
+    assert error.message.startswith(f"tenant context mismatch ({reason})")
+
+
+def test_alignment_compares_tenant_id_not_tenant() -> None:
+    caller = TenantCtx(env="dev", tenant="display-name", tenant_id="acme")
+    ensure_alignment(caller, make_data(TenantCtx.new("dev", "acme")))
+
+
+def test_alignment_compares_normalized_team() -> None:
+    caller = TenantCtx(env="dev", tenant="acme", tenant_id="acme", team="old", team_id="red")
+    ensure_alignment(caller, make_data(make_ctx(tenant="acme", team="red")))
+
+
+def test_alignment_accepts_caller_user_when_data_has_none() -> None:
+    ensure_alignment(make_ctx(user="alice"), make_data(make_ctx()))
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reason"),
+    [
+        (make_ctx(env="prod", user="alice"), "env/tenant cannot change for an existing session"),
+        (
+            make_ctx(tenant="other", user="alice"),
+            "env/tenant cannot change for an existing session",
+        ),
+        (make_ctx(team="red", user="alice"), "team cannot change for an existing session"),
+        (make_ctx(user="bob"), "user cannot change for an existing session"),
+        (make_ctx(), "user cannot change for an existing session"),
+    ],
+)
+def test_preservation_reasons(candidate: TenantCtx, reason: str) -> None:
+    error = rule_error(ensure_preserved, make_ctx(user="alice"), candidate)
+    assert error.message.startswith(f"tenant context mismatch ({reason})")
+
+
+def test_preservation_refuses_introducing_a_user() -> None:
+    error = rule_error(ensure_preserved, make_ctx(), make_ctx(user="alice"))
+    assert error.message.startswith(
+        "tenant context mismatch (user cannot be introduced when none was stored)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("existing", "candidate"),
+    [
+        (make_ctx(), make_ctx()),
+        (make_ctx(team="red", user="alice"), make_ctx(team="red", user="alice")),
+        (
+            make_ctx(user="alice"),
+            TenantCtx(env="dev", tenant="renamed", tenant_id="tenant-a", user="alice"),
+        ),
+    ],
+)
+def test_preservation_accepts_unchanged_context(existing: TenantCtx, candidate: TenantCtx) -> None:
+    ensure_preserved(existing, candidate)
+
+
+def test_wait_user_must_match_caller_user() -> None:
+    error = rule_error(
+        ensure_wait_user, make_ctx(user="alice"), UserId("bob"), make_data(make_ctx(user="alice"))
+    )
+    assert error.message == "user must match tenant context when registering a wait"
+
+
+def test_wait_user_required_in_session_data() -> None:
+    error = rule_error(ensure_wait_user, make_ctx(), UserId("alice"), make_data(make_ctx()))
+    assert error.message == "user required by wait but missing in session data"
+
+
+def test_wait_user_rules_check_alignment_first() -> None:
+    error = rule_error(
+        ensure_wait_user, make_ctx(env="prod"), UserId("alice"), make_data(make_ctx(user="alice"))
+    )
+    assert error.message.startswith("tenant context mismatch (env/tenant must match)")
+
+
+def test_wait_user_rules_accept_matching_users() -> None:
+    ensure_wait_user(make_ctx(user="alice"), UserId("alice"), make_data(make_ctx(user="alice")))
