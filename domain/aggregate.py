@@ -172,7 +172,20 @@ class Session(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate._end_life()
 
-    def __init__(self, session_key: str, data: JsonDict) -> None:
+    def __init__(
+        self,
+        session_key: str,
+        data: JsonDict,
+        *,
+        timestamp: datetime,
+        trace: Trace,
+        prev_hash: str,
+        hash: str,
+    ) -> None:
+        """Run by the `Created` event, on `start` and on replay, with the event's fields that
+        it names. The envelope (`timestamp`, `trace`, the hashes) is named only so that the
+        library's public constructor, `Session(...)`, accepts it for the event; it is the
+        event's, not state (`Event.mutate` sets the head hash)."""
         self.session_key = SessionKey(session_key)
         self.head_hash = GENESIS
         self._begin_life(_load(data))
@@ -185,12 +198,11 @@ class Session(Aggregate):
 
     @classmethod
     def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData, op: Operation) -> Session:
+        """A new stream's `Created` event, through the library's public constructor: calling
+        the class triggers its one created event, the stream id from `create_id`."""
         ensure_alignment(ctx, data)
-        stream = stream_id(key)
         fields = {"session_key": str(key), "data": _dump(data)}
-        return cls._create(
-            cls.Created, id=stream, **_stamped(cls.Created, stream, 1, GENESIS, op, fields)
-        )
+        return cls(**_stamped(cls.Created, stream_id(key), 1, GENESIS, op, fields))
 
     @classmethod
     def restore(cls, state: SessionState) -> Session:
