@@ -23,11 +23,12 @@ Reached only through this module (private or undocumented):
    the log during an outage could hang for minutes.
 
 3. `replace_pool`: `PostgresDatastore.pool` is the one pool `get_connection()` takes every
-   connection from; the library builds it closed (`open=False`) and opens it at the first
-   `get_connection()`, after the factory has constructed the recorder; its settings
-   (`timeout`, `kwargs`, sizes, `max_waiting`, `max_lifetime`, `connection_class`) are
-   those of the POSTGRES_* settings; `after_connect_func()` is the library's set-up of each
-   new connection (autocommit, idle-in-transaction timeout).
+   connection from. The library builds it closed (`open=False`) and opens it at the first
+   `get_connection()`, which its recorder's constructor makes (to register type adapters):
+   so the pool is still closed when our recorder's constructor starts, before it calls
+   the library's. Its settings (`timeout`, `kwargs`, sizes, `max_waiting`, `max_lifetime`,
+   `connection_class`) are those of the POSTGRES_* settings; `after_connect_func()` is
+   the library's set-up of each new connection (autocommit, idle-in-transaction timeout).
    Why: the store's pool (`postgres_pool.RecoveringPool`) bounds every wait and never
    hands out a connection the server closed.
    If it changes: the swap is refused (the pool is open already), or connections come
@@ -138,13 +139,14 @@ def without_retry(method: F) -> F:
 
 def replace_pool(datastore: PostgresDatastore, rebuild: PoolRebuild) -> None:
     """Put `rebuild(library_pool, set_up)` where the datastore takes its connections from,
-    before the library's pool ever opened (assumption 3). `set_up`: the library's set-up
-    of each new connection, which the new pool must run too."""
+    before the library's pool ever opened (assumption 3): call it before the library's
+    recorder constructor, which connects. `set_up`: the library's set-up of each new
+    connection, which the new pool must run too."""
     library_pool = datastore.pool
     if not library_pool.closed:
         raise LibraryChanged(
-            "library_seams.replace_pool: the library opened its PostgreSQL pool before the "
-            "recorder was built; it can no longer be replaced (assumption 3)"
+            "library_seams.replace_pool: the library's PostgreSQL pool is open already; it can "
+            "no longer be replaced (assumption 3)"
         )
     datastore.pool = rebuild(library_pool, datastore.after_connect_func())
 
