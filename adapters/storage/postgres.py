@@ -53,8 +53,8 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
     max_notification_id = without_retry(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
-        """Built by the library's factory before any connection is taken: the store's
-        pool takes the place of the library's before it opens."""
+        """The store's pool takes the place of the library's first: the library's
+        constructor, next, is what opens it (see `library_seams.replace_pool`)."""
         replace_pool(datastore, recovering_pool)
         super().__init__(datastore, events_table_name=events_table_name)
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
