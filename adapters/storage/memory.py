@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
+from greentic_session.adapters.storage.library_seams import LibraryChanged
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.domain.state import SessionState
@@ -57,7 +58,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 raise IntegrityError(f"scope {exc} is held by another session") from exc
             positions = super().insert_events(stored_events, **kwargs)
             if positions is None or len(positions) != len(stored_events):
-                raise TypeError("the in-memory recorder returned no positions for the events")
+                raise LibraryChanged(
+                    "POPOApplicationRecorder.insert_events returned no position for each "
+                    "event (assumption 7 of library_seams)"
+                )
             self.read_models.apply(changes)
             for stored, position in zip(stored_events, positions, strict=True):
                 self._positions.setdefault(_stream_of(stored), []).append(position)
