@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -172,7 +172,20 @@ class Session(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate._end_life()
 
-    def __init__(self, session_key: str, data: JsonDict) -> None:
+    def __init__(
+        self,
+        session_key: str,
+        data: JsonDict,
+        *,
+        timestamp: datetime,
+        trace: Trace,
+        prev_hash: str,
+        hash: str,
+    ) -> None:
+        """Run by the `Created` event, on `start` and on replay, with the event's fields that
+        it names. The envelope (`timestamp`, `trace`, the hashes) is named only so that the
+        library's public constructor, `Session(...)`, accepts it for the event; it is the
+        event's, not state (`Event.mutate` sets the head hash)."""
         self.session_key = SessionKey(session_key)
         self.head_hash = GENESIS
         self._begin_life(_load(data))
@@ -185,24 +198,36 @@ class Session(Aggregate):
 
     @classmethod
     def start(cls, ctx: TenantCtx, key: SessionKey, data: SessionData, op: Operation) -> Session:
+        """A new stream's `Created` event, through the library's public constructor: calling
+        the class triggers its one created event, the stream id from `create_id`."""
         ensure_alignment(ctx, data)
-        stream = stream_id(key)
         fields = {"session_key": str(key), "data": _dump(data)}
-        return cls._create(
-            cls.Created, id=stream, **_stamped(cls.Created, stream, 1, GENESIS, op, fields)
-        )
+        return cls(**_stamped(cls.Created, stream_id(key), 1, GENESIS, op, fields))
 
     @classmethod
     def restore(cls, state: SessionState) -> Session:
-        """Rebuild from the state read model instead of replaying the stream (O(1))."""
-        session = cls.__new__(cls)
-        now = datetime.now(UTC)
-        session.__base_init__(state.originator_id, state.version, now)
-        session.session_key = state.session_key
-        session.data = state.data
-        session.expires_at = state.expires_at
-        session.wait = state.wait
-        session.head_hash = state.head_hash
+        """Rebuild from the state read model instead of replaying the stream (O(1)).
+
+        Through the library's snapshots, its public way to rebuild an aggregate from a
+        stored state: at the state's version, with the head hash, nothing pending. The
+        library's own attributes come from `_LIBRARY_STATE`; `created_on` is not the
+        stream's (nothing reads it), `modified_on` moves with the next event."""
+        snapshot = cls.Snapshot(
+            originator_id=state.originator_id,
+            originator_version=state.version,
+            timestamp=cls.Snapshot.create_timestamp(),
+            topic=_SESSION_TOPIC,
+            state={
+                **_LIBRARY_STATE,
+                "session_key": state.session_key,
+                "data": state.data,
+                "expires_at": state.expires_at,
+                "wait": state.wait,
+                "head_hash": state.head_hash,
+            },
+        )
+        session = snapshot.mutate(None)
+        assert isinstance(session, Session)
         return session
 
     def state(self) -> SessionState:
@@ -326,6 +351,17 @@ class Session(Aggregate):
         self.expires_at = None
         self.wait = None
 
+
+class _Bare(Aggregate):
+    """An aggregate with no attributes of its own: its snapshot holds only the attributes
+    the library keeps on every aggregate, besides id, version and pending events."""
+
+
+_LIBRARY_STATE: dict[str, Any] = Aggregate.Snapshot.take(_Bare()).state
+"""What a snapshot holds of the library's own attributes (creation and modification
+times), named by the library, not here; `Session.restore` starts from it."""
+
+_SESSION_TOPIC = get_topic(Session)
 
 TOPIC_BEFORE_THE_PACKAGE = "domain.aggregate"
 """The module path of this file in 0.1.0, when `domain` was a top-level package. Events and

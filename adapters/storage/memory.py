@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
+from greentic_session.adapters.storage.library_seams import LibraryChanged
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.domain.state import SessionState
@@ -27,56 +29,76 @@ from greentic_session.projections.read_models import (
 
 
 class MemorySessionRecorder(POPOApplicationRecorder):
-    """Applies read-model changes under the recorder's lock, with the append."""
+    """The library's in-memory recorder with the read models beside it, through its public
+    methods only.
+
+    Every append goes through `insert_events` under the store's own lock, `lock`, which
+    every read of the read models and of the log for the audit tools takes too: a write's
+    events and read-model changes are seen all at once or not at all. (The library's own
+    lock, inside it, guards only the library's list of events.)"""
 
     def __init__(self) -> None:
         super().__init__()
+        self.lock = threading.RLock()
         self.read_models = MemoryReadModels()
+        self._positions: dict[UUID, list[int]] = {}
 
-    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._assert_uniqueness(stored_events, **kwargs)
-        try:
-            self.read_models.check(read_model_changes(kwargs))
-        except ScopeTaken as exc:
-            raise IntegrityError(f"scope {exc} is held by another session") from exc
-
-    def _update_table(
+    def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        self.read_models.apply(read_model_changes(kwargs))
-        return super()._update_table(stored_events, **kwargs)
+        """A claim on a scope held by another session fails before anything is written,
+        like a version already taken (which the library checks): as `IntegrityError`, so
+        the write runs again on fresh state. The read models change only once the library
+        has taken the events."""
+        changes = read_model_changes(kwargs)
+        with self.lock:
+            try:
+                self.read_models.check(changes)
+            except ScopeTaken as exc:
+                raise IntegrityError(f"scope {exc} is held by another session") from exc
+            positions = super().insert_events(stored_events, **kwargs)
+            if positions is None or len(positions) != len(stored_events):
+                raise LibraryChanged(
+                    "POPOApplicationRecorder.insert_events returned no position for each "
+                    "event (assumption 7 of library_seams)"
+                )
+            self.read_models.apply(changes)
+            for stored, position in zip(stored_events, positions, strict=True):
+                self._positions.setdefault(_stream_of(stored), []).append(position)
+            return positions
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
-        with self._database_lock:
-            rows = self._stored_events_index.get(str(stream), {})
-            return [self._notification(row) for row in rows.values()]
+        with self.lock:
+            return [self._at(position) for position in self._positions.get(stream, [])]
 
     def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
-        with self._database_lock:
-            log = [self._notification(row) for row in range(len(self._stored_events))]
-            return log, self.read_models.load_all()
+        with self.lock:
+            return self._whole_log(), self.read_models.load_all()
 
     def replace_read_models(self, build: BuildReadModels) -> None:
-        with self._database_lock:
-            log = [self._notification(row) for row in range(len(self._stored_events))]
-            self.read_models.replace_projections(build(log))
+        with self.lock:
+            self.read_models.replace_projections(build(self._whole_log()))
 
-    def _notification(self, row: int) -> Notification:
-        stored = self._stored_events[row]
-        return Notification(
-            id=row + 1,
-            originator_id=stored.originator_id,
-            originator_version=stored.originator_version,
-            topic=stored.topic,
-            state=stored.state,
-        )
+    def _whole_log(self) -> list[Notification]:
+        last = self.max_notification_id()
+        return list(self.select_notifications(1, last)) if last else []
+
+    def _at(self, position: int) -> Notification:
+        (notification,) = self.select_notifications(position, 1)
+        return notification
+
+
+def _stream_of(stored: StoredEvent) -> UUID:
+    """Session streams are UUIDs; the library's type allows text ids too."""
+    stream = stored.originator_id
+    return stream if isinstance(stream, UUID) else UUID(stream)
 
 
 class LockedReader:
     """Reads under the recorder's lock: a write's changes are seen all at once or not at all."""
 
     def __init__(self, recorder: MemorySessionRecorder) -> None:
-        self._lock = recorder._database_lock
+        self._lock = recorder.lock
         self._models = recorder.read_models
 
     def session_state(self, session_key: str) -> SessionState | None:

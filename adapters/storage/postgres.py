@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -19,6 +18,7 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed
 
 from greentic_session.adapters.storage.encryption import content_sealer
+from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
@@ -49,11 +49,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
 
     # The library's, without its retry loop (10 attempts, each waiting up to the connect
     # timeout): an outage fails these at once too, within the bound, like every call.
-    select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifications)
-    max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
+    select_notifications = without_retry(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = without_retry(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
-        datastore.pool = recovering_pool(datastore)
+        """The store's pool takes the place of the library's first: the library's
+        constructor, next, is what opens it (see `library_seams.replace_pool`)."""
+        replace_pool(datastore, recovering_pool)
         super().__init__(datastore, events_table_name=events_table_name)
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
         self._select_events = (

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import select
 import time
+from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.postgres import ConnectionPool, PostgresDatastore
+from eventsourcing.postgres import ConnectionPool
 from psycopg import Connection
 
 
@@ -38,8 +39,11 @@ def _closed_by_server(connection: Connection[Any]) -> bool:
     return bool(poller.poll(0))
 
 
-def recovering_pool(datastore: PostgresDatastore) -> RecoveringPool:
-    """The library's pool, rebuilt (before it opens) with every wait bounded.
+def recovering_pool(
+    library_pool: ConnectionPool[Any], set_up: Callable[[Connection[Any]], None]
+) -> RecoveringPool:
+    """The library's pool, rebuilt (before it opens) with every wait bounded; `set_up`: the
+    library's set-up of each new connection (see `library_seams.replace_pool`).
 
     The library gives the connect timeout to the pool only, as its wait for a free
     connection. Here it also bounds each connection attempt (libpq's default is 130 s:
@@ -49,7 +53,6 @@ def recovering_pool(datastore: PostgresDatastore) -> RecoveringPool:
     would keep failing until the next attempt; given up early, a new request connects at
     once.
     """
-    library_pool = datastore.pool
     timeout = library_pool.timeout
     settings = library_pool.kwargs
     assert isinstance(settings, dict)  # the library passes a dict
@@ -59,7 +62,7 @@ def recovering_pool(datastore: PostgresDatastore) -> RecoveringPool:
         min_size=library_pool.min_size,
         max_size=library_pool.max_size,
         open=False,
-        configure=datastore.after_connect_func(),
+        configure=set_up,
         timeout=timeout,
         max_waiting=library_pool.max_waiting,
         max_lifetime=library_pool.max_lifetime,

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from greentic_session.adapters.storage.library_seams import postgres_events_table
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 
-EVENTS_TABLE = f"{SessionLog.name}_events"  # the library's name for the log's table
+EVENTS_TABLE = postgres_events_table(SessionLog.name)  # the library names the log's table
 HEADS_TABLE = "gs_stream_heads"
 
 # Any fixed number: processes opening a new database take turns creating its tables.

@@ -10,6 +10,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from greentic_session.adapters.storage.encryption import content_sealer
+from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
@@ -41,13 +42,15 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.tables.create_statements]
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
-        for statement, params in self.tables.statements(read_model_changes(kwargs)):
-            c.execute(statement, params)
-        return positions
+        """The library's insert, then the read-model changes, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            positions = insert_sqlite_events(self, c, stored_events)
+            for statement, params in self.tables.statements(read_model_changes(kwargs)):
+                c.execute(statement, params)
+            return positions
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
