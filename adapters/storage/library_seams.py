@@ -2,9 +2,13 @@
 the store still uses is reached from here, and only from here.
 
 The dependency is a compatible range (`eventsourcing>=9.5.6,<9.6`). Each assumption below
-has a test named after it in `tests/unit/test_library_assumptions.py`, which fails naming
-the assumption and its seam when an upgrade breaks it; the same file checks that no other
-module of `domain/`, `projections/` or `adapters/` touches a private name of the library.
+has a test named after it, which fails naming the assumption and its seam when an upgrade
+breaks it: 1 and the SQLite parts of 4 and 5 in
+`tests/integration/test_library_assumptions_sqlite.py`; 2, 3 and the PostgreSQL parts of 4
+and 5 in `tests/integration/test_library_assumptions_postgres.py`; 6 to 9, with the version
+range, in `tests/unit/test_library_assumptions.py`. `tests/unit/test_library_private_names.py`
+checks that no other module of `domain/`, `projections/` or `adapters/` touches a private
+name of the library.
 
 Reached only through this module (private or undocumented):
 
