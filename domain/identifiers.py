@@ -7,7 +7,7 @@ plain string, and the API can accept either form and validate it on the way in.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeAlias, TypeVar, overload
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -105,3 +105,49 @@ class SessionKey(_ValidatedStr):
         if "\x00" in value:
             raise invalid_input("SessionKey must not contain the NUL character")
         check_text(value, "SessionKey")
+
+
+_Held = TypeVar("_Held")
+
+
+class _AcceptsText(Generic[_Held]):
+    """For type checkers only: a model field that holds `_Held` and is given it or a `str`.
+
+    Pydantic validates the `str` into the identifier type, as the contract promises
+    ("everywhere the API takes an identifier it also accepts a plain str"). Declared as a
+    descriptor, the field's constructor argument is typed `_Held | str` (PEP 681) while
+    reading the attribute still gives `_Held`, so `SessionData(flow_id="refund")` passes
+    `mypy --strict` with or without the pydantic plugin.
+    """
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any]) -> _Held: ...
+    def __get__(self, instance: object, owner: type[Any]) -> Any:
+        raise NotImplementedError
+
+    def __set__(self, instance: object, value: _Held | str) -> None:
+        raise NotImplementedError
+
+
+NO_ID: Any = None
+"""The default of an optional identifier field: `None`, typed so that it fits the field's
+declared descriptor type (checkers refuse a bare `None` there)."""
+
+if TYPE_CHECKING:
+    EnvIdField: TypeAlias = _AcceptsText[EnvId]
+    TenantIdField: TypeAlias = _AcceptsText[TenantId]
+    UserIdField: TypeAlias = _AcceptsText[UserId]
+    FlowIdField: TypeAlias = _AcceptsText[FlowId]
+    OptionalTeamIdField: TypeAlias = _AcceptsText[TeamId | None]
+    OptionalUserIdField: TypeAlias = _AcceptsText[UserId | None]
+    OptionalPackIdField: TypeAlias = _AcceptsText[PackId | None]
+else:
+    EnvIdField = EnvId
+    TenantIdField = TenantId
+    UserIdField = UserId
+    FlowIdField = FlowId
+    OptionalTeamIdField = TeamId | None
+    OptionalUserIdField = UserId | None
+    OptionalPackIdField = PackId | None

@@ -22,9 +22,11 @@ class ContractModel(BaseModel):
     """Unset optionals and empty maps are left out of JSON, as serde's skip rules do.
 
     Unknown fields are ignored, as serde does by default: JSON from a newer Rust crate parses.
+    Values are never coerced (pydantic's strict mode), as serde never coerces: `"1"`, `1.0`
+    or `true` is no `attempt`, so JSON this side accepts is JSON the Rust crate accepts.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with `update`, the result is validated like a new model.

@@ -20,15 +20,20 @@ from greentic_session.domain.tenant import TenantCtx
 _T = TypeVar("_T")
 
 
-def _mismatch(expected: TenantCtx, given: TenantCtx, reason: str) -> SessionError:
-    def describe(ctx: TenantCtx) -> str:
-        return (
-            f"env={ctx.env}, tenant={ctx.tenant_id}, "
-            f"team={ctx.normalized_team or '-'}, user={ctx.normalized_user or '-'}"
-        )
+def _describe(ctx: TenantCtx) -> str:
+    """A context as the Rust crate prints it: the user's presence, never the user.
 
+    Naming the stored user would tell a caller who another session belongs to.
+    """
+    user = "present" if ctx.normalized_user is not None else "missing"
+    return f"env={ctx.env}, tenant={ctx.tenant_id}, team={ctx.normalized_team or '-'}, user={user}"
+
+
+def _mismatch(expected: TenantCtx, given: TenantCtx, reason: str) -> SessionError:
+    """The crate's exact message: "expected" is the stored context, "got" the caller's."""
+    expected_text, given_text = _describe(expected), _describe(given)
     return invalid_input(
-        f"tenant context mismatch ({reason}): expected {describe(expected)}, got {describe(given)}"
+        f"tenant context mismatch ({reason}): expected {expected_text}, got {given_text}"
     )
 
 

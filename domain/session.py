@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from greentic_session.domain.identifiers import FlowId, PackId
+from greentic_session.domain.identifiers import NO_ID, FlowIdField, OptionalPackIdField
 from greentic_session.domain.model_base import ContractModel
 from greentic_session.domain.tenant import TenantCtx
 
@@ -15,7 +15,7 @@ class SessionCursor(ContractModel):
 
 class SessionData(ContractModel):
     tenant_ctx: TenantCtx
-    flow_id: FlowId
-    pack_id: PackId | None = None
+    flow_id: FlowIdField
+    pack_id: OptionalPackIdField = NO_ID
     cursor: SessionCursor
     context_json: str

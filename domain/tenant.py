@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
-from greentic_session.domain.identifiers import EnvId, TeamId, TenantId, UserId, check_text
+from greentic_session.domain.identifiers import (
+    NO_ID,
+    EnvId,
+    EnvIdField,
+    OptionalTeamIdField,
+    OptionalUserIdField,
+    TeamId,
+    TenantId,
+    TenantIdField,
+    UserId,
+    UserIdField,
+    check_text,
+)
 from greentic_session.domain.model_base import ContractModel
 
 
@@ -13,18 +25,18 @@ class InvocationDeadline(ContractModel):
 
 
 class Impersonation(ContractModel):
-    actor_id: UserId
+    actor_id: UserIdField
     reason: str | None = None
 
 
 class TenantCtx(ContractModel):
-    env: EnvId
-    tenant: TenantId
-    tenant_id: TenantId
-    team: TeamId | None = None
-    team_id: TeamId | None = None
-    user: UserId | None = None
-    user_id: UserId | None = None
+    env: EnvIdField
+    tenant: TenantIdField
+    tenant_id: TenantIdField
+    team: OptionalTeamIdField = NO_ID
+    team_id: OptionalTeamIdField = NO_ID
+    user: OptionalUserIdField = NO_ID
+    user_id: OptionalUserIdField = NO_ID
     session_id: str | None = None
     flow_id: str | None = None
     node_id: str | None = None
@@ -38,12 +50,15 @@ class TenantCtx(ContractModel):
     idempotency_key: str | None = None
     impersonation: Impersonation | None = None
 
-    @model_validator(mode="after")
-    def _attributes_are_storable(self) -> TenantCtx:
-        for name, value in self.attributes.items():
+    @field_validator("attributes", mode="after")
+    @classmethod
+    def _attributes_are_storable_and_sorted(cls, attributes: dict[str, str]) -> dict[str, str]:
+        """Kept in key order, as serde keeps a `BTreeMap`: the JSON is then byte-identical
+        to the Rust crate's (code-point order is UTF-8 byte order, the order Rust sorts by)."""
+        for name, value in attributes.items():
             check_text(name, "TenantCtx.attributes")
             check_text(value, "TenantCtx.attributes")
-        return self
+        return dict(sorted(attributes.items()))
 
     @classmethod
     def new(cls, env: EnvId | str, tenant: TenantId | str) -> TenantCtx:

@@ -18,14 +18,47 @@ def rule_error(call: Any, *args: Any) -> SessionError:
     return error.value
 
 
-def test_alignment_message_names_expected_and_given_context() -> None:
+def test_alignment_message_names_expected_and_given_context_with_users_as_presence() -> None:
     stored = make_ctx(env="dev", tenant="acme", team="red", user="alice")
     caller = make_ctx(env="prod", tenant="other", user="bob")
     error = rule_error(ensure_alignment, caller, make_data(stored))
     assert error.message == (
         "tenant context mismatch (env/tenant must match): "
-        "expected env=dev, tenant=acme, team=red, user=alice, "
-        "got env=prod, tenant=other, team=-, user=bob"
+        "expected env=dev, tenant=acme, team=red, user=present, "
+        "got env=prod, tenant=other, team=-, user=present"
+    )
+
+
+def test_mismatch_message_is_the_rust_crates_text_for_another_user() -> None:
+    """The issue's example, byte for byte."""
+    stored = make_ctx(env="dev", tenant="acme", user="alice")
+    caller = make_ctx(env="dev", tenant="acme", user="bob")
+    error = rule_error(ensure_alignment, caller, make_data(stored))
+    assert error.message == (
+        "tenant context mismatch (user must match stored session): "
+        "expected env=dev, tenant=acme, team=-, user=present, "
+        "got env=dev, tenant=acme, team=-, user=present"
+    )
+
+
+def test_mismatch_message_says_missing_for_a_context_without_user() -> None:
+    stored = make_ctx(env="dev", tenant="acme", team="red", user="alice")
+    caller = make_ctx(env="dev", tenant="acme", team="red")
+    error = rule_error(ensure_alignment, caller, make_data(stored))
+    assert error.message == (
+        "tenant context mismatch (user required by session but missing in caller context): "
+        "expected env=dev, tenant=acme, team=red, user=present, "
+        "got env=dev, tenant=acme, team=red, user=missing"
+    )
+
+
+def test_preservation_message_says_missing_for_the_stored_context_without_user() -> None:
+    stored, candidate = make_ctx(team="red"), make_ctx(team="red", user="alice")
+    error = rule_error(ensure_preserved, stored, candidate)
+    assert error.message == (
+        "tenant context mismatch (user cannot be introduced when none was stored): "
+        f"expected env={stored.env}, tenant={stored.tenant_id}, team=red, user=missing, "
+        f"got env={stored.env}, tenant={stored.tenant_id}, team=red, user=present"
     )
 
 
