@@ -22,4 +22,11 @@ def webhook_to_session_key(source: str, subject: str, id_hint: str) -> SessionKe
 def canonical_session_key(
     tenant: str, provider: str, anchor: str | None = None, user: str | None = None
 ) -> SessionKey:
-    return SessionKey(f"{tenant}:{provider}:{anchor or 'conversation'}:{user or 'user'}")
+    """`{tenant}:{provider}:{anchor}:{user}`; only a missing anchor or user takes its default.
+
+    An empty one stays empty (`t:webhook::`), as Rust's `unwrap_or` does, so a Rust and a
+    Python runner derive the same key from the same input.
+    """
+    anchor = "conversation" if anchor is None else anchor
+    user = "user" if user is None else user
+    return SessionKey(f"{tenant}:{provider}:{anchor}:{user}")

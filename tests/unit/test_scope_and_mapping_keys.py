@@ -87,3 +87,15 @@ def test_canonical_key_defaults_anchor_and_user() -> None:
 def test_canonical_key_defaults_only_the_missing_part() -> None:
     assert canonical_session_key("acme", "slack", user="bob") == "acme:slack:conversation:bob"
     assert canonical_session_key("acme", "slack", anchor="a1") == "acme:slack:a1:user"
+
+
+def test_canonical_key_keeps_an_empty_anchor_and_user_empty_as_rusts_unwrap_or() -> None:
+    assert canonical_session_key("t", "webhook", "", "") == "t:webhook::"
+
+
+def test_canonical_key_keeps_an_empty_anchor_with_a_user() -> None:
+    assert canonical_session_key("t", "webhook", anchor="", user="bob") == "t:webhook::bob"
+
+
+def test_canonical_key_keeps_an_empty_user_with_the_default_anchor() -> None:
+    assert canonical_session_key("t", "webhook", user="") == "t:webhook:conversation:"
