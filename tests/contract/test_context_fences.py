@@ -3,7 +3,7 @@ register_wait refuse a misaligned or changed context."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -170,3 +170,49 @@ def test_find_by_user_enforces_team_and_user(store: SessionStore) -> None:
     found = find_by_user(store, base, "user-1")
     assert found is not None
     assert found[0] == "k"
+
+
+STORED_USER = "alice-7f3c9d2e"
+"""A user id that no other part of a refusal can contain by chance."""
+
+
+def refusals_by_another_user(store: SessionStore) -> list[SessionError]:
+    """Every write another user of the same tenant can attempt on alice's session."""
+    alice = make_ctx(team="red", user=STORED_USER)
+    key = store.create_session(alice, data_for(alice))
+    bob = make_ctx(team="red", user="bob")
+    attempts: list[Callable[[], object]] = [
+        lambda: store.create_session(bob, data_for(alice)),
+        lambda: store.update_session(key, data_for(bob)),
+        lambda: store.register_wait(bob, "bob", SCOPE_A, key, data_for(bob)),
+        lambda: store.register_wait(bob, "bob", SCOPE_A, "fresh", data_for(alice)),
+        lambda: store.create_session(make_ctx(team="red"), data_for(alice)),
+        lambda: store.update_session(key, data_for(make_ctx(team="red"))),
+    ]
+    errors = []
+    for attempt in attempts:
+        with pytest.raises(SessionError) as error:
+            attempt()
+        errors.append(error.value)
+    return errors
+
+
+def test_a_refused_write_never_names_the_stored_sessions_user(store: SessionStore) -> None:
+    for error in refusals_by_another_user(store):
+        assert error.code is ErrorCode.INVALID_INPUT
+        assert STORED_USER not in error.message
+        assert STORED_USER not in str(error)
+
+
+def test_a_refused_write_names_the_users_presence_as_the_rust_crate(store: SessionStore) -> None:
+    create, update = refusals_by_another_user(store)[:2]
+    assert create.message == (
+        "tenant context mismatch (user must match stored session): "
+        "expected env=dev, tenant=tenant-a, team=red, user=present, "
+        "got env=dev, tenant=tenant-a, team=red, user=present"
+    )
+    assert update.message == (
+        "tenant context mismatch (user cannot change for an existing session): "
+        "expected env=dev, tenant=tenant-a, team=red, user=present, "
+        "got env=dev, tenant=tenant-a, team=red, user=present"
+    )

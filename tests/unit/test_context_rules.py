@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greentic_session import ErrorCode, SessionError, TenantCtx, UserId
 from greentic_session.domain.rules import ensure_alignment, ensure_preserved, ensure_wait_user
@@ -154,3 +157,70 @@ def test_wait_user_rules_check_alignment_first() -> None:
 
 def test_wait_user_rules_accept_matching_users() -> None:
     ensure_wait_user(make_ctx(user="alice"), UserId("alice"), make_data(make_ctx(user="alice")))
+
+
+SECRET_USER = st.from_regex(r"user-[A-Za-z0-9]{16}", fullmatch=True)
+"""A user id no other part of a message can contain by chance."""
+CONTEXT_SHAPES = st.fixed_dictionaries(
+    {"env": st.sampled_from(["dev", "prod"]), "tenant": st.sampled_from(["acme", "other"])},
+    optional={"team": st.sampled_from(["red", "blue"])},
+)
+
+
+def shaped(shape: dict[str, str], user: str | None) -> TenantCtx:
+    return make_ctx(**shape).with_user(user)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stored_shape=CONTEXT_SHAPES,
+    caller_shape=CONTEXT_SHAPES,
+    stored_user=SECRET_USER,
+    caller_user=st.one_of(st.none(), SECRET_USER),
+)
+def test_a_mismatch_message_never_contains_the_stored_users_id(
+    stored_shape: dict[str, str],
+    caller_shape: dict[str, str],
+    stored_user: str,
+    caller_user: str | None,
+) -> None:
+    stored = shaped(stored_shape, stored_user)
+    caller = shaped(caller_shape, caller_user)
+    messages = []
+    checks: list[Callable[[], None]] = [
+        lambda: ensure_alignment(caller, make_data(stored)),
+        lambda: ensure_preserved(stored, caller),
+    ]
+    for check in checks:
+        try:
+            check()
+        except SessionError as error:
+            messages.append(error.message)
+    for message in messages:
+        assert stored_user not in message
+        assert caller_user is None or caller_user not in message
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stored_shape=CONTEXT_SHAPES,
+    caller_shape=CONTEXT_SHAPES,
+    users=st.lists(SECRET_USER, min_size=4, max_size=4, unique=True),
+)
+def test_a_mismatch_message_depends_on_the_users_presence_only(
+    stored_shape: dict[str, str], caller_shape: dict[str, str], users: list[str]
+) -> None:
+    """Two users each, swapped for two others: the same refusal, word for word."""
+
+    def message(stored_user: str, caller_user: str) -> str | None:
+        try:
+            ensure_alignment(
+                shaped(caller_shape, caller_user), make_data(shaped(stored_shape, stored_user))
+            )
+        except SessionError as error:
+            return error.message
+        return None
+
+    first, second = message(users[0], users[1]), message(users[2], users[3])
+    assert first == second
+    assert first is not None  # different users never align
