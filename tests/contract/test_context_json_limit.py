@@ -162,3 +162,22 @@ def test_hostile_max_context_bytes_variable_opens_a_store_or_is_invalid_input(te
             opened = True
     number = whole_number(text)
     assert opened == (text == "" or (number is not None and number > 0))
+
+
+def test_the_default_limit_refuses_one_byte_over_16_mib_on_every_backend_and_writes_nothing(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MAX_CONTEXT_VARIABLE, raising=False)
+    with open_store(store_url, clock=FakeClock()) as store:
+        key = store.create_session(CTX, make_data(CTX))
+        events = event_count(store)
+        over = make_data(CTX, context_json=sized(DEFAULT_MAX_CONTEXT_BYTES + 1, "é"))
+        with raises_code(ErrorCode.INVALID_INPUT):
+            store.create_session(CTX, over)
+        with raises_code(ErrorCode.INVALID_INPUT):
+            store.update_session(key, over)
+        with raises_code(ErrorCode.INVALID_INPUT):
+            store.register_wait(CTX, "alice", make_scope("chat"), "new-key", over)
+        assert event_count(store) == events
+        assert store.get_session(key) == make_data(CTX)
+        assert store.history("new-key") == []

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from greentic_session import ErrorCode, EventSourcedSessionStore, SessionKey, SessionStore, UserId
-from tests.contract.helpers import CTX, SCOPE_A, USER, data_for, raises_invalid, wait
+from tests.contract.helpers import (
+    CTX,
+    SCOPE_A,
+    SCOPE_B,
+    TTL,
+    USER,
+    data_for,
+    raises_invalid,
+    wait,
+)
 from tests.hostile import consistent
 from tests.support import make_ctx, make_data, raises_code
 
@@ -151,3 +162,102 @@ def test_an_empty_import_into_an_empty_store_loads_nothing(
 ) -> None:
     assert store.import_events(io.StringIO("")) == 0
     consistent(store)
+
+
+# -- deliberate strictness (the contract's list): invalid_input, and nothing written ------
+
+def event_count(store: EventSourcedSessionStore) -> int:
+    return sum(1 for _ in store.events())
+
+
+def writes_with_key(key: str) -> dict[str, Callable[[EventSourcedSessionStore], object]]:
+    """Every operation that takes a session key, given `key`."""
+    return {
+        "get_session": lambda s: s.get_session(key),
+        "update_session": lambda s: s.update_session(key, data_for()),
+        "remove_session": lambda s: s.remove_session(key),
+        "register_wait": lambda s: s.register_wait(CTX, USER, SCOPE_B, key, data_for()),
+        "register_wait_if_absent": lambda s: s.register_wait(
+            CTX, USER, SCOPE_B, key, data_for(), if_absent=True
+        ),
+        "history": lambda s: s.history(key),
+    }
+
+
+UNSTORABLE_KEYS = {"nul": "k\x00ey", "only-nul": "\x00", "lone-surrogate": "k\ud800"}
+KEY_CASES = [
+    (kind, operation) for kind in UNSTORABLE_KEYS for operation in writes_with_key("k")
+]
+
+
+@pytest.mark.parametrize(("kind", "operation"), KEY_CASES, ids=[f"{k}-{o}" for k, o in KEY_CASES])
+def test_an_unstorable_session_key_is_invalid_input_and_writes_nothing(
+    store: EventSourcedSessionStore, kind: str, operation: str
+) -> None:
+    """NUL (PostgreSQL text cannot hold it) and lone surrogates (no backend stores them as
+    text) are refused in a key by every operation, on every backend."""
+    wait(store, "kept", SCOPE_A)
+    before = event_count(store)
+    with raises_invalid():
+        writes_with_key(UNSTORABLE_KEYS[kind])[operation](store)
+    assert event_count(store) == before
+    assert store.find_wait_by_scope(CTX, USER, SCOPE_B) is None
+    assert store.list_waits_for_user(CTX, USER) == ["kept"]
+
+
+def test_a_nul_in_a_key_is_refused_before_the_store_sees_it(store: SessionStore) -> None:
+    with raises_invalid("SessionKey must not contain the NUL character"):
+        store.get_session("k\x00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\ud800", "a\udfffb"],
+    ids=["high", "low-inside"],
+)
+def test_a_lone_surrogate_in_a_scope_or_user_is_invalid_input_and_writes_nothing(
+    store: EventSourcedSessionStore, text: str
+) -> None:
+    before = event_count(store)
+    with raises_invalid():
+        store.register_wait(CTX, text, SCOPE_A, "k", data_for())
+    with raises_invalid():
+        store.find_wait_by_scope(CTX, USER, {"conversation": text})  # type: ignore[arg-type]
+    assert event_count(store) == before
+    assert store.get_session("k") is None
+
+
+PAST_9999 = timedelta(days=9000 * 366)
+"""From the test clock's 2030, a deadline past the year 9999 (Python's datetime range)."""
+PAST_9999_MESSAGE = f"ttl {PAST_9999} is too large: the deadline is past year 9999"
+
+
+def test_a_ttl_whose_deadline_is_past_year_9999_is_invalid_input_and_creates_nothing(
+    store: EventSourcedSessionStore,
+) -> None:
+    before = event_count(store)
+    with raises_invalid(PAST_9999_MESSAGE):
+        wait(store, "k", ttl=PAST_9999)
+    assert event_count(store) == before
+    assert store.get_session("k") is None
+    assert store.history("k") == []
+    assert store.find_wait_by_scope(CTX, USER, SCOPE_A) is None
+
+
+def test_a_ttl_past_year_9999_leaves_a_live_session_and_its_wait_as_they_were(
+    store: EventSourcedSessionStore,
+) -> None:
+    wait(store, "k", ttl=TTL)
+    history = store.history("k")
+    with raises_invalid(PAST_9999_MESSAGE):
+        wait(store, "k", SCOPE_B, ttl=PAST_9999)
+    assert store.history("k") == history
+    assert store.find_wait_by_scope(CTX, USER, SCOPE_A) == "k"
+    assert store.find_wait_by_scope(CTX, USER, SCOPE_B) is None
+
+
+@pytest.mark.parametrize("ttl", [timedelta.max, timedelta(days=3_000_000)], ids=["max", "huge"])
+def test_the_largest_ttls_are_invalid_input(store: SessionStore, ttl: timedelta) -> None:
+    with raises_invalid():
+        wait(store, "k", ttl=ttl)
+    assert store.get_session("k") is None
