@@ -68,9 +68,14 @@ class SessionStore(ABC):
     def find_by_user(
         self, ctx: TenantCtx, user: UserId | str
     ) -> tuple[SessionKey, SessionData] | None:
-        """Deprecated: use `find_wait_by_scope` or `list_waits_for_user`.
+        """Deprecated (a `DeprecationWarning`): use `find_wait_by_scope` or
+        `list_waits_for_user`.
 
-        The user's only wait and its session; more than one wait is ambiguous.
+        The user's only wait and its session, or None when the user has none.
+
+        Raises `SessionError`: `invalid_input` when the user has several waits (which
+        one is ambiguous) or for a bad user id or `ctx`; `unavailable` (database
+        unreachable, store closed).
         """
         warnings.warn(
             "find_by_user is deprecated; use find_wait_by_scope or list_waits_for_user",

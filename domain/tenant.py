@@ -62,14 +62,26 @@ class TenantCtx(ContractModel):
 
     @classmethod
     def new(cls, env: EnvId | str, tenant: TenantId | str) -> TenantCtx:
+        """A context for `env` and `tenant` (as both `tenant` and `tenant_id`).
+
+        Raises `SessionError(invalid_input)` for an identifier that breaks its rules.
+        """
         tenant_id = TenantId(tenant)
         return cls(env=EnvId(env), tenant=tenant_id, tenant_id=tenant_id)
 
     def with_team(self, team: TeamId | str | None) -> TenantCtx:
+        """A copy with `team` as both `team` and `team_id` (None: no team).
+
+        Raises `SessionError(invalid_input)` for a team id that breaks the rules.
+        """
         team_id = None if team is None else TeamId(team)
         return self.model_copy(update={"team": team_id, "team_id": team_id})
 
     def with_user(self, user: UserId | str | None) -> TenantCtx:
+        """A copy with `user` as both `user` and `user_id` (None: no user).
+
+        Raises `SessionError(invalid_input)` for a user id that breaks the rules.
+        """
         user_id = None if user is None else UserId(user)
         return self.model_copy(update={"user": user_id, "user_id": user_id})
 

@@ -41,6 +41,11 @@ def open_store(
     `encryption_key` (default `GREENTIC_SESSION_ENCRYPTION_KEY`): AES-GCM at rest, base64
     of 16, 24 or 32 bytes (`greentic-session keygen`). `max_context_bytes` bounds a
     session's `context_json` (default `GREENTIC_SESSION_MAX_CONTEXT_BYTES`, else 16 MiB).
+
+    Raises `SessionError`: `invalid_input` for a URL, option, key or limit it cannot use;
+    `unauthenticated` when the key does not open the store's log (or one is missing);
+    `permission_denied` when the role may not create tables the store still needs;
+    `unavailable` when the database cannot be reached.
     """
     if clock is not None:
         _check_clock(clock)

@@ -45,6 +45,15 @@ T = TypeVar("T")
 
 
 class EventSourcedSessionStore(AuditedSessionStore):
+    """The session store on every backend; `open_store(url)` builds one.
+
+    Every operation raises `SessionError` (with a code saying what went wrong), and a
+    refused operation writes nothing. Besides the codes each method names, any call that
+    reaches the database raises `unavailable` when it cannot be reached or the store was
+    closed, and `internal` when the database or the log fails in a way the caller cannot
+    fix (a damaged log: run `verify`).
+    """
+
     def __init__(
         self,
         opened: OpenedLog,
@@ -66,6 +75,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
     # -- reads -------------------------------------------------------------------
 
     def get_session(self, key: SessionKey | str) -> SessionData | None:
+        """The live data under `key`, or None: never created, removed, cleared or expired.
+
+        One indexed read, whatever the length of the session's history.
+
+        Raises `SessionError`: `invalid_input` for an empty key, or one holding NUL or a
+        lone surrogate; `unavailable` (database unreachable, store closed).
+        """
         key = SessionKey(key)
         with self._database("get_session"):
             stored = self._models.session_data(key)
@@ -77,6 +93,14 @@ class EventSourcedSessionStore(AuditedSessionStore):
     def find_wait_by_scope(
         self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope
     ) -> SessionKey | None:
+        """The session waiting for a reply in `scope` from `user_id`, or None.
+
+        Looked up under the caller's env, tenant, team and `user_id`: other tenants', teams'
+        and users' waits are never found; nor an expired, cleared or superseded one.
+
+        Raises `SessionError`: `invalid_input` for a bad user id, a `ctx` that is not a `TenantCtx`
+        or a `scope` that is not a `ReplyScope`; `unavailable` (database unreachable, store closed).
+        """
         lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
         with self._database("find_wait_by_scope"):
             entry = self._models.scope_entry(lookup)
@@ -85,6 +109,12 @@ class EventSourcedSessionStore(AuditedSessionStore):
         return SessionKey(entry.session_key)
 
     def list_waits_for_user(self, ctx: TenantCtx, user_id: UserId | str) -> list[SessionKey]:
+        """The keys of `user_id`'s live waits under the caller's context, oldest
+        registration first (filtered as `find_wait_by_scope` is).
+
+        Raises `SessionError`: `invalid_input` for a bad user id or a `ctx` that is not a
+        `TenantCtx`; `unavailable` (database unreachable, store closed).
+        """
         lookup = user_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id))
         with self._database("list_waits_for_user"):
             entries = self._models.user_waits(lookup)
@@ -94,6 +124,15 @@ class EventSourcedSessionStore(AuditedSessionStore):
     # -- writes ------------------------------------------------------------------
 
     def create_session(self, ctx: TenantCtx, data: SessionData) -> SessionKey:
+        """Stores `data` as a new session under a new random key (UUID4 text), returned.
+
+        The session has no wait and never expires; `register_wait` parks it.
+
+        Raises `SessionError`: `invalid_input` when `ctx` does not align with
+        `data.tenant_ctx` (same env, tenant and team; the user, if the data has one), when
+        `context_json` is over the store's limit, or for arguments of the wrong type;
+        `unavailable` (database unreachable, store closed).
+        """
         ctx = expect(ctx, TenantCtx, "ctx")
         data = self._data(data)
 
@@ -107,6 +146,19 @@ class EventSourcedSessionStore(AuditedSessionStore):
     def update_session(
         self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
     ) -> None:
+        """Replaces the live session's data; its wait and expiry stay as they were.
+
+        Without `expected_version`, a write racing this one never makes it fail: it is
+        retried on fresh state and the last writer wins. With it (the stream version the
+        caller read, the last `version` `history(key)` reports), it applies only if no
+        other write came in between.
+
+        Raises `SessionError`: `not_found` when no live session is under `key`;
+        `conflict` when the session is no longer at `expected_version` (nothing written);
+        `invalid_input` when `data` changes the session's env, tenant, team or user, when
+        `context_json` is over the limit, for a bad key or an `expected_version` that is
+        not a positive int; `unavailable` (database unreachable, store closed).
+        """
         key = SessionKey(key)
         data = self._data(data)
         expected = expected_version_arg(expected_version)
@@ -121,6 +173,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._write(update, data.tenant_ctx)
 
     def remove_session(self, key: SessionKey | str) -> None:
+        """Ends the live session under `key` and drops the index entries that still
+        point at it (its wait). Its history stays in the log; `register_wait` on the key
+        later starts a new life.
+
+        Raises `SessionError`: `not_found` when no live session is under `key`;
+        `invalid_input` for a bad key; `unavailable` (database unreachable, store closed).
+        """
         key = SessionKey(key)
 
         def remove(unit: UnitOfWork) -> None:
@@ -142,6 +201,24 @@ class EventSourcedSessionStore(AuditedSessionStore):
         *,
         if_absent: bool = False,
     ) -> None:
+        """Parks the session under `session_key`: a reply in `scope` from `user_id` finds
+        it (`find_wait_by_scope`). Stores `data` as the session's data.
+
+        When no live session is under the key, this creates it (a removed, cleared or
+        expired key starts a new life; its history stays). A live one keeps its context,
+        and its previous wait is replaced. With a `ttl`, the session and its wait expire
+        at now + `ttl` (zero or negative: already expired); with None, they never do.
+        A live wait of another session of the user on the same scope is superseded: it
+        leaves the user's waits, its data stays readable. With `if_absent`, that live
+        holder makes the call fail instead.
+
+        Raises `SessionError`: `invalid_input` when `ctx` does not align with `data.tenant_ctx`,
+        when the users of `ctx`, `user_id` and the data differ (or the data has none), when `data`
+        changes a live session's context, for a `ttl` that is not a `timedelta` or whose deadline is
+        past year 9999, when `context_json` is over the limit, or for a bad key or user id;
+        `conflict` with `if_absent` when a live wait holds the scope (nothing written, not even a
+        new session); `unavailable` (database unreachable, store closed).
+        """
         ctx = expect(ctx, TenantCtx, "ctx")
         user, scope, key = UserId(user_id), _scope(scope), SessionKey(session_key)
         data = self._data(data)
@@ -162,6 +239,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._write(register, ctx)
 
     def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None:
+        """Ends the session waiting under `scope` for `user_id` (the flow finished):
+        `get_session` then returns None. No error, and nothing written, when no live wait
+        is there.
+
+        Raises `SessionError`: `invalid_input` for a bad user id, `ctx` or `scope`;
+        `unavailable` (database unreachable, store closed).
+        """
         ctx = expect(ctx, TenantCtx, "ctx")
         lookup = scope_key(ctx, UserId(user_id), _scope(scope))
 
@@ -176,6 +260,12 @@ class EventSourcedSessionStore(AuditedSessionStore):
     # -- audit and debugging ---------------------------------------------------------
 
     def history(self, key: SessionKey | str) -> list[SessionEvent]:
+        """Every event of the key's stream, across all its lives, oldest first, with its
+        version, time, actor and trace ids; `[]` for a key never written.
+
+        Raises `SessionError`: `invalid_input` for a bad key; `unavailable` (database unreachable,
+        store closed).
+        """
         key = SessionKey(key)
         with self._database("history"):
             return self._audit.history(key)
@@ -187,6 +277,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
         version: int | None = None,
         at: datetime | None = None,
     ) -> SessionData | None:
+        """The session's data right after stream `version`, or as it was live at instant
+        `at` (default: now); None when it held no live session then.
+
+        Raises `SessionError`: `invalid_input` when both `version` and `at` are given, for
+        a version that is not an int or that the stream does not have, a naive `at`, or a
+        bad key; `unavailable` (database unreachable, store closed).
+        """
         key = SessionKey(key)
         if version is not None and at is not None:
             raise invalid_input("give a version or an instant, not both")
@@ -197,6 +294,11 @@ class EventSourcedSessionStore(AuditedSessionStore):
             return self._audit.session_at(key, version, at)
 
     def diff(self, key: SessionKey | str, v1: int, v2: int) -> SessionDiff:
+        """What changed in the session between stream versions `v1` and `v2`.
+
+        Raises `SessionError`: `invalid_input` for versions that are not ints or that the
+        stream does not have, or a bad key; `unavailable` (database unreachable, store closed).
+        """
         key = SessionKey(key)
         version_arg(v1, "v1")
         version_arg(v2, "v2")
@@ -211,20 +313,44 @@ class EventSourcedSessionStore(AuditedSessionStore):
         *,
         at: datetime | None = None,
     ) -> Explanation:
+        """Why `find_wait_by_scope` with these arguments returns what it returns at `at`
+        (default: now), or returned then; it never names another tenant's session.
+
+        Raises `SessionError`: `invalid_input` for a bad user id, `ctx`, `scope` or a naive
+        `at`; `unavailable` (database unreachable, store closed).
+        """
         ctx, user, scope = expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope)
         instant = self._instant(at)
         with self._database("explain"):
             return self._audit.explain(ctx, user, scope, instant)
 
     def verify(self) -> VerifyReport:
+        """Checks the log's hash chains, the stream heads and the read models against
+        the log; a damaged log is reported, not raised.
+
+        Raises `SessionError`: `unavailable` (database unreachable, store closed).
+        """
         with self._database("verify"):
             return self._audit.verify()
 
     def rebuild_projections(self) -> None:
+        """Rebuilds every read model from the log, in one transaction; readers and
+        writers meanwhile see the old models or the new ones, never a mix.
+
+        Raises `SessionError`: `internal` when the log does not replay; `unavailable` (database
+        unreachable, store closed).
+        """
         with self._database("rebuild_projections"):
             self._audit.rebuild_projections()
 
     def sweep_expired(self, now: datetime | None = None) -> int:
+        """Records the expiry of every live session past its deadline at `now` (default:
+        the store's clock); returns how many. Reads and writes already treat those
+        sessions as gone: the sweep only writes the fact down.
+
+        Raises `SessionError`: `invalid_input` for a naive `now` or one later than the
+        store's clock; `unavailable` (database unreachable, store closed).
+        """
         instant = self._instant(now)
         if instant > self._clock():
             raise invalid_input("sweep_expired: now is later than the store's clock")
@@ -241,31 +367,59 @@ class EventSourcedSessionStore(AuditedSessionStore):
         return sum(self._write(expire(SessionKey(key)), None, instant) for key in due)
 
     def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
+        """Writes the log to the text file `fp` as JSON Lines, one event a line with its
+        hashes, in log order (with `tenant`, only that tenant's streams); returns how many.
+
+        Raises `SessionError`: `invalid_input` when `fp` is not a text file or `tenant` is
+        not a valid tenant id; `unavailable` (database unreachable, store closed).
+        """
         tenant = None if tenant is None else TenantId(tenant)
         with self._database("export_events"):
             return self._audit.export_events(fp, tenant)
 
     def import_events(self, fp: IO[str]) -> int:
+        """Loads an export (`export_events`) into this empty store, checking every hash;
+        returns how many events were loaded. All or nothing.
+
+        Raises `SessionError`: `conflict` when the store is not empty; `invalid_input` when `fp` is
+        not a text file or a line is not an intact exported event; `unavailable` (database
+        unreachable, store closed).
+        """
         with self._database("import_events"):
             return self._audit.import_events(fp)
 
     def events(self) -> Iterator[Session.Event]:
-        """Every event in the log, in log (commit) order."""
+        """Every event in the log, in log (commit) order (for tests and tools).
+
+        Raises `SessionError`: `unavailable` (database unreachable, store closed). An event
+        edited behind the store's back may raise its decoding error instead: `verify`
+        is the operation that reports damage.
+        """
         with self._database("reading the log"):
             for _, event in self._audit.logged_events():
                 yield event
 
     def replay_read_models(self) -> MemoryReadModels:
-        """The read models rebuilt from the log alone."""
+        """The read models rebuilt from the log alone (for tests and tools).
+
+        Raises what `events()` raises.
+        """
         return rebuild(self.events())
 
     def current_read_models(self) -> MemoryReadModels:
-        """The read models as stored (compare with `replay_read_models()`)."""
+        """The read models as stored (compare with `replay_read_models()`).
+
+        Raises `SessionError`: `unavailable` (database unreachable, store closed).
+        """
         with self._database("reading the read models"):
             return self._models.load_all()
 
     def close(self) -> None:
-        """Release connections; later calls raise `unavailable`. Closing twice is harmless."""
+        """Releases connections; later calls raise `SessionError(unavailable)`. Closing
+        twice is harmless.
+
+        Raises `SessionError` when the database fails while closing.
+        """
         if self._closed:
             return
         self._closed = True
