@@ -215,16 +215,24 @@ def test_a_nul_in_a_key_is_refused_before_the_store_sees_it(store: SessionStore)
     ["\ud800", "a\udfffb"],
     ids=["high", "low-inside"],
 )
-def test_a_lone_surrogate_in_a_scope_or_user_is_invalid_input_and_writes_nothing(
+def test_a_lone_surrogate_in_a_user_id_is_invalid_input_and_writes_nothing(
     store: EventSourcedSessionStore, text: str
 ) -> None:
+    """Models refuse lone surrogates when built (tests/unit/test_model_errors.py); a user
+    id is the other text an operation takes besides the key."""
+    wait(store, "kept", SCOPE_A)
     before = event_count(store)
     with raises_invalid():
-        store.register_wait(CTX, text, SCOPE_A, "k", data_for())
+        store.register_wait(CTX, text, SCOPE_B, "k", data_for())
     with raises_invalid():
-        store.find_wait_by_scope(CTX, USER, {"conversation": text})  # type: ignore[arg-type]
+        store.find_wait_by_scope(CTX, text, SCOPE_A)
+    with raises_invalid():
+        store.list_waits_for_user(CTX, text)
+    with raises_invalid():
+        store.clear_wait(CTX, text, SCOPE_A)
     assert event_count(store) == before
     assert store.get_session("k") is None
+    assert store.find_wait_by_scope(CTX, USER, SCOPE_A) == "kept"
 
 
 PAST_9999 = timedelta(days=9000 * 366)
