@@ -124,13 +124,16 @@ def _postgres_settings(url: str) -> dict[str, str]:
     entry; the POSTGRES_* entries are the library's settings, with no secret in them.
     """
     shown, secrets = redacted(url), url_secrets(url)
+    # Every refusal is raised outside the `except`: the driver's own message, which may
+    # quote the password, is neither the cause nor the context of the error.
+    problem = None
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (checks it: libpq would take 99999)
+        urlsplit(url).port  # noqa: B018 (checks it: libpq would take 99999)
     except ValueError as exc:  # a bad port, an unclosed [
-        raise invalid_input(
-            f"PostgreSQL URL {shown!r} is malformed: {scrubbed(str(exc), secrets)}"
-        ) from None
+        problem = str(exc)
+    if problem is not None:
+        raise invalid_input(f"PostgreSQL URL {shown!r} is malformed: {scrubbed(problem, secrets)}")
+    parts = urlsplit(url)
     own: dict[str, str] = {}
     passed: list[str] = []
     for piece in filter(None, parts.query.split("&")):  # as written: libpq decodes the rest
@@ -166,18 +169,20 @@ def _postgres_settings(url: str) -> dict[str, str]:
 
 
 def _libpq_params(libpq_url: str, shown: str, secrets: list[str]) -> dict[str, str]:
+    problem = None
     try:
         params = conninfo_to_dict(libpq_url)
     except UnicodeDecodeError:
-        raise invalid_input(f"store URL {shown!r} decodes to bytes that are not UTF-8") from None
+        problem = "decodes to bytes that are not UTF-8"
     except psycopg.ProgrammingError as exc:
-        reason = scrubbed(str(exc).strip(), secrets)
-        if "invalid URI query parameter" in reason:
+        problem = scrubbed(str(exc).strip(), secrets)
+    if problem is not None:
+        if "invalid URI query parameter" in problem:
             raise invalid_input(
-                f"unknown PostgreSQL URL option in {shown!r} ({reason}): use a libpq parameter "
+                f"unknown PostgreSQL URL option in {shown!r} ({problem}): use a libpq parameter "
                 f"(sslmode, application_name, host, ...) or {', '.join(_POSTGRES_OPTIONS)}"
-            ) from None
-        raise invalid_input(f"PostgreSQL URL {shown!r} is malformed: {reason}") from None
+            )
+        raise invalid_input(f"PostgreSQL URL {shown!r} is malformed: {problem}")
     for name, value in params.items():
         text = str(value)
         check_text(text, "the store URL")
