@@ -49,6 +49,10 @@ _SQLSTATE_CLASSES = {
     "54": ErrorCode.INVALID_INPUT,  # program limit exceeded: the value, not the server
 }
 
+_STARTING_OR_STOPPING = re.compile(
+    r"the database system is (?:starting up|shutting down|in recovery mode"
+    r"|not (?:yet )?accepting connections)"
+)
 # A connection the server refused has no SQLSTATE in libpq's API, only the server's
 # message: these are the messages of the SQLSTATEs above that a server sends while a
 # connection starts (and libpq's own when the server asked for a password it lacks).
@@ -61,7 +65,7 @@ _REFUSALS = [
     (re.compile(r"no password supplied"), "28P01"),
     (re.compile(r"permission denied for database"), "42501"),
     (re.compile(r"too many (?:connections|clients)|remaining connection slots"), "53300"),
-    (re.compile(r"the database system is (?:starting up|shutting down|in recovery mode)"), "57P03"),
+    (_STARTING_OR_STOPPING, "57P03"),
 ]
 _SERVER_ANSWERED = re.compile(r"\bFATAL:\s")
 
@@ -178,7 +182,8 @@ _MESSAGES = {
         "rights the store needs (greentic-session setup --grant-to ROLE)"
     ),
     ErrorCode.TIMEOUT: (
-        "the database gave up waiting ({where}): {reason}; retry, or raise lock_timeout"
+        "the database gave up waiting ({where}): {reason}; retry, or raise the server's "
+        "lock_timeout or statement_timeout (a URL can set them: options=-c%20lock_timeout%3D5s)"
     ),
     ErrorCode.INVALID_INPUT: "the database cannot hold this value ({where}): {reason}",
     ErrorCode.INTERNAL: "the session database refused a statement ({where}): {reason}",
