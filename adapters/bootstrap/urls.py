@@ -128,12 +128,13 @@ def _postgres_settings(url: str) -> dict[str, str]:
     # quote the password, is neither the cause nor the context of the error.
     problem = None
     try:
-        urlsplit(url).port  # noqa: B018 (checks it: libpq would take 99999)
+        parts = urlsplit(url)
+        if "," not in parts.netloc:  # libpq's several hosts, each with its port, aside
+            parts.port  # noqa: B018 (checks it: libpq would take 99999)
     except ValueError as exc:  # a bad port, an unclosed [
         problem = str(exc)
     if problem is not None:
         raise invalid_input(f"PostgreSQL URL {shown!r} is malformed: {scrubbed(problem, secrets)}")
-    parts = urlsplit(url)
     own: dict[str, str] = {}
     passed: list[str] = []
     for piece in filter(None, parts.query.split("&")):  # as written: libpq decodes the rest

@@ -50,3 +50,8 @@ def test_a_url_is_shown_with_its_passwords_hidden() -> None:
     assert redacted("postgresql://app:hunter2@db/app?password=x&sslmode=require") == (
         "postgresql://app:***@db/app?password=***&sslmode=require"
     )
+
+
+def test_several_hosts_pass_through_for_libpq_to_try_in_turn() -> None:
+    info = conninfo_of("postgresql://app@db1:5433,db2/app?target_session_attrs=read-write")
+    assert (info["host"], info["target_session_attrs"]) == ("db1,db2", "read-write")
