@@ -170,15 +170,15 @@ _MESSAGES = {
         "check the store URL and that the database is running, then retry"
     ),
     ErrorCode.NOT_FOUND: (
-        "the database server answered that it does not exist ({where}): {reason}; "
+        "the database server has no such database or schema ({where}): {reason}; "
         "check the database name in the store URL"
     ),
     ErrorCode.UNAUTHENTICATED: (
-        "the database server refused the credentials ({where}): {reason}; check the user "
+        "the database server refused the login ({where}): {reason}; check the user "
         "and password (in the URL, PGUSER and PGPASSWORD, or ~/.pgpass)"
     ),
     ErrorCode.PERMISSION_DENIED: (
-        "the database refused this role the right ({where}): {reason}; grant it the "
+        "the database refused this role ({where}): {reason}; grant it the "
         "rights the store needs (greentic-session setup --grant-to ROLE)"
     ),
     ErrorCode.TIMEOUT: (
