@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -70,11 +71,18 @@ def open_store(
 
 
 def _open_sqlite(path: str, log_settings: Mapping[str, str]) -> OpenedLog:
+    folder = os.path.dirname(path)
+    if path != ":memory:" and not os.path.isdir(folder):
+        # SQLite creates the file, never its folder: a typo in the path, not an outage.
+        raise SessionError(
+            ErrorCode.INVALID_INPUT,
+            f"the folder {folder} of the SQLite store does not exist; create it, or fix the URL",
+        )
     try:
         return open_sqlite_log(path, log_settings)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError):
-            raise  # cannot open or lock it: unavailable
+            raise  # cannot open or lock it: in the category of SQLite's result code
         raise SessionError(
             ErrorCode.INVALID_INPUT, f"{path} is not a SQLite database ({exc}); check the URL"
         ) from exc

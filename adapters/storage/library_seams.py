@@ -6,7 +6,8 @@ has a test named after it, which fails naming the assumption and its seam when a
 breaks it: 1 and the SQLite parts of 4 and 5 in
 `tests/integration/test_library_assumptions_sqlite.py`; 2, 3 and the PostgreSQL parts of 4
 and 5 in `tests/integration/test_library_assumptions_postgres.py`; 6 to 9, with the version
-range, in `tests/unit/test_library_assumptions.py`. `tests/unit/test_library_private_names.py`
+range, in `tests/unit/test_library_assumptions.py`; 10 in
+`tests/integration/test_library_assumptions_postgres.py`. `tests/unit/test_library_private_names.py`
 checks that no other module of `domain/`, `projections/` or `adapters/` touches a private
 name of the library.
 
@@ -27,12 +28,14 @@ Reached only through this module (private or undocumented):
    the log during an outage could hang for minutes.
 
 3. `replace_pool`: `PostgresDatastore.pool` is the one pool `get_connection()` takes every
-   connection from. The library builds it closed (`open=False`) and opens it at the first
-   `get_connection()`, which its recorder's constructor makes (to register type adapters):
-   so the pool is still closed when our recorder's constructor starts, before it calls
-   the library's. Its settings (`timeout`, `kwargs`, sizes, `max_waiting`, `max_lifetime`,
-   `connection_class`) are those of the POSTGRES_* settings; `after_connect_func()` is
-   the library's set-up of each new connection (autocommit, idle-in-transaction timeout).
+   connection from. The PostgreSQL factory (`Application.construct_factory`) builds its
+   `datastore` and that pool closed (`open=False`), and the pool opens at the first
+   `get_connection()`, which the recorder's constructor makes (to register type
+   adapters): so the pool is still closed when `construct_factory` returns, before any
+   recorder exists (`postgres.PostgresSessionLog` replaces it there). Its settings
+   (`timeout`, `kwargs`, sizes, `max_waiting`, `max_lifetime`, `connection_class`) are
+   those of the POSTGRES_* settings; `after_connect_func()` is the library's set-up of
+   each new connection (autocommit, idle-in-transaction timeout).
    Why: the store's pool (`postgres_pool.RecoveringPool`) bounds every wait and never
    hands out a connection the server closed.
    If it changes: the swap is refused (the pool is open already), or connections come
@@ -46,6 +49,16 @@ Reached only through this module (private or undocumented):
    names it.
    If it changes: setup grants on a table the store does not use, or a new store is
    taken for an existing one.
+
+10. `connection_kwargs`: the library's pool connects with psycopg_pool's `conninfo` and
+   `kwargs` (`connect(conninfo, **kwargs)`, kwargs winning): it gives no `conninfo`, and
+   as `kwargs` the five POSTGRES_* connection settings (`dbname`, `host`, `port`, `user`,
+   `password`) and what its own code needs of every connection (`row_factory`, dict rows).
+   Why: the store connects with its URL's whole libpq connection string instead (so
+   `sslmode`, `application_name`, a socket folder, the `PG*` variables all work), keeping
+   the rest of the library's arguments.
+   If it changes: the seam refuses to build the pool (the library passes a connection
+   string of its own, or no longer these five), rather than connect with half the URL.
 
 Public API whose behaviour the store relies on, used where named (no private name; the
 same tests check it):
@@ -161,3 +174,18 @@ def replace_pool(datastore: PostgresDatastore, rebuild: PoolRebuild) -> None:
 def postgres_events_table(application_name: str) -> str:
     """The name the PostgreSQL factory gives the application's events table (assumption 4)."""
     return f"{application_name.lower()}_events"
+
+
+# -- 10. PostgreSQL: the pool's connection arguments ------------------------------------
+
+
+def connection_kwargs(pool: ConnectionPool[Any], connection_keys: frozenset[str]) -> dict[str, Any]:
+    """The library pool's `kwargs` less the connection settings `connection_keys`, which
+    the store's connection string replaces (assumption 10)."""
+    kwargs = pool.kwargs
+    if pool.conninfo or not isinstance(kwargs, dict) or not connection_keys <= set(kwargs):
+        raise LibraryChanged(
+            "library_seams.connection_kwargs: the library's PostgreSQL pool no longer connects "
+            f"with {sorted(connection_keys)} as kwargs and no conninfo (assumption 10)"
+        )
+    return {name: value for name, value in kwargs.items() if name not in connection_keys}

@@ -8,11 +8,17 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     Notification,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment
 from psycopg import ClientCursor, Cursor
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed
@@ -21,6 +27,7 @@ from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import BuildReadModels
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
+from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
@@ -53,9 +60,8 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
     max_notification_id = without_retry(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
-        """The store's pool takes the place of the library's first: the library's
+        """The pool is the store's already (`PostgresSessionLog`): the library's
         constructor, next, is what opens it (see `library_seams.replace_pool`)."""
-        replace_pool(datastore, recovering_pool)
         super().__init__(datastore, events_table_name=events_table_name)
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
         self._select_events = (
@@ -195,20 +201,48 @@ class PostgresReadModelReader(SqlReadModelReader):
             return read_all(cursor, self.tables)
 
 
+class PostgresSessionLog(SessionLog):
+    """The log on PostgreSQL, connecting with the store's own libpq connection string."""
+
+    name = SessionLog.name  # the library names a subclass after itself: the table follows
+
+    def __init__(self, env: Mapping[str, str], conninfo: str) -> None:
+        self._conninfo = conninfo
+        super().__init__(env)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory, its pool replaced by the store's before anything opened
+        it (the recorder's constructor, next, does): see `library_seams.replace_pool`."""
+        factory = super().construct_factory(env)
+        postgres = factory if isinstance(factory, PostgresFactory) else None
+        if postgres is None:
+            raise TypeError(f"not a PostgreSQL factory: {type(factory).__name__}")
+        conninfo = self._conninfo
+        replace_pool(
+            postgres.datastore,
+            lambda pool, set_up: recovering_pool(pool, set_up, conninfo),
+        )
+        return factory
+
+
 def open_postgres_log(
     settings: Mapping[str, str], log_settings: Mapping[str, str], *, create_tables: bool
 ) -> OpenedLog:
-    """`settings`: the library's POSTGRES_* keys, as `bootstrap.urls` parses them.
-    `create_tables`: False when they exist, so a role without DDL rights can open it."""
-    log = SessionLog(
+    """`settings`: as `bootstrap.urls` parses them: the library's POSTGRES_* keys (no
+    secret among them) and the libpq connection string (`CONNINFO`), which is what
+    connects. `create_tables`: False when they exist, so a role without DDL rights can
+    open it."""
+    library_settings = {name: value for name, value in settings.items() if name != CONNINFO}
+    log = PostgresSessionLog(
         {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC": f"{__name__}:PostgresSessionRecorder",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "CREATE_TABLE": "y" if create_tables else "n",
-            **settings,
+            **library_settings,
             **log_settings,
-        }
+        },
+        settings[CONNINFO],
     )
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)

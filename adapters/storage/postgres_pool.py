@@ -11,6 +11,8 @@ from typing import Any
 from eventsourcing.postgres import ConnectionPool
 from psycopg import Connection
 
+from greentic_session.adapters.storage.library_seams import connection_kwargs
+
 
 class RecoveringPool(ConnectionPool[Connection[Any]]):
     """A connection the server closed while it sat idle in the pool (a restart, a crash)
@@ -39,11 +41,21 @@ def _closed_by_server(connection: Connection[Any]) -> bool:
     return bool(poller.poll(0))
 
 
+# The library's pool arguments that say where and as whom to connect: the store's
+# connection string takes their place (library_seams, assumption 10).
+_LIBRARY_CONNECTION_KWARGS = frozenset({"dbname", "host", "port", "user", "password"})
+
+
 def recovering_pool(
-    library_pool: ConnectionPool[Any], set_up: Callable[[Connection[Any]], None]
+    library_pool: ConnectionPool[Any], set_up: Callable[[Connection[Any]], None], conninfo: str
 ) -> RecoveringPool:
     """The library's pool, rebuilt (before it opens) with every wait bounded; `set_up`: the
     library's set-up of each new connection (see `library_seams.replace_pool`).
+
+    `conninfo`: the store's libpq connection string, every parameter of its URL, instead of
+    the five the library passes (see `library_seams.connection_kwargs`): so `sslmode`,
+    `application_name`, a socket folder as host... reach every connection, and what the
+    URL leaves out libpq takes from the `PG*` variables, as psql does.
 
     The library gives the connect timeout to the pool only, as its wait for a free
     connection. Here it also bounds each connection attempt (libpq's default is 130 s:
@@ -54,11 +66,13 @@ def recovering_pool(
     once.
     """
     timeout = library_pool.timeout
-    settings = library_pool.kwargs
-    assert isinstance(settings, dict)  # the library passes a dict
     return RecoveringPool(
+        conninfo,
         connection_class=library_pool.connection_class,
-        kwargs={**settings, "connect_timeout": max(round(timeout), 1)},
+        kwargs={
+            **connection_kwargs(library_pool, _LIBRARY_CONNECTION_KWARGS),
+            "connect_timeout": max(round(timeout), 1),
+        },
         min_size=library_pool.min_size,
         max_size=library_pool.max_size,
         open=False,

@@ -9,12 +9,15 @@ Opening an existing schema then needs no DDL at all.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from greentic_session.adapters.storage.database_errors import as_session_error, error_code
 from greentic_session.adapters.storage.library_seams import postgres_events_table
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES
@@ -22,6 +25,9 @@ from greentic_session.domain.errors import ErrorCode, SessionError, invalid_inpu
 
 EVENTS_TABLE = postgres_events_table(SessionLog.name)  # the library names the log's table
 HEADS_TABLE = "gs_stream_heads"
+# The key of a store's PostgreSQL settings that holds its libpq connection string: every
+# parameter of the URL (its password too), nothing libpq reads from `PG*` variables.
+CONNINFO = "conninfo"
 
 # Any fixed number: processes opening a new database take turns creating its tables.
 _SETUP_LOCK = 0x67726E74
@@ -34,23 +40,28 @@ def schema_of(settings: Mapping[str, str]) -> str:
 
 def connect(settings: Mapping[str, str]) -> psycopg.Connection[tuple[object, ...]]:
     """A direct connection that fails fast with the server's own reason (a pool would
-    only time out)."""
+    only time out), in the category of that reason (see `database_errors`)."""
+    conninfo = settings[CONNINFO]
     try:
-        return psycopg.connect(
-            dbname=settings["POSTGRES_DBNAME"],
-            host=settings["POSTGRES_HOST"],
-            port=settings["POSTGRES_PORT"],
-            user=settings["POSTGRES_USER"],
-            password=settings["POSTGRES_PASSWORD"],
-            connect_timeout=int(float(settings["POSTGRES_CONNECT_TIMEOUT"])),
-            autocommit=True,
-        )
-    except psycopg.OperationalError as exc:
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as exc:
+        where = address(conninfo)
+        if error_code(exc) is not ErrorCode.UNAVAILABLE:
+            raise as_session_error(exc, f"connecting to PostgreSQL at {where}") from exc
         raise SessionError(
             ErrorCode.UNAVAILABLE,
-            f"cannot reach PostgreSQL at {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}"
-            f": {exc}; check the URL and that the server is running",
+            f"cannot reach PostgreSQL at {where}: {exc}; "
+            "check the URL and that the server is running",
         ) from exc
+
+
+def address(conninfo: str) -> str:
+    """Where libpq connects, for messages: the URL's host and port, else `PGHOST` and
+    `PGPORT`, else libpq's defaults (the local socket, 5432). Never the password."""
+    params = conninfo_to_dict(conninfo)
+    host = str(params.get("host") or os.environ.get("PGHOST") or "the local socket")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    return f"{host}:{port}"
 
 
 @contextmanager

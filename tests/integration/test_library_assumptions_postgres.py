@@ -1,11 +1,11 @@
 """What the store assumes of the eventsourcing library's PostgreSQL side.
 
-Assumptions 2 (the retry loop stripped) and 3 (the store's pool instead of the library's),
-and the PostgreSQL parts of 4 (the table's name) and 5 (the events table's columns), as
-numbered in `adapters/storage/library_seams.py`; each test fails naming its assumption and
-seam. Most run on the library's objects with no server (the settings point nowhere); the
-events table is checked on a fresh schema of the PostgreSQL server (marked `postgres`). The
-helpers are in `tests/library_assumptions.py`.
+Assumptions 2 (the retry loop stripped), 3 (the store's pool instead of the library's),
+10 (the pool's connection arguments), and the PostgreSQL parts of 4 (the table's name)
+and 5 (the events table's columns), as numbered in `adapters/storage/library_seams.py`;
+each test fails naming its assumption and seam. Most run on the library's objects with
+no server (the settings point nowhere); the events table is checked on a fresh schema of
+the PostgreSQL server (marked `postgres`). The helpers are in `tests/library_assumptions.py`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ from eventsourcing.postgres import (
     PostgresDatastore,
 )
 from psycopg import Connection, sql
+from psycopg.rows import dict_row
 
 from greentic_session.adapters.storage.library_seams import (
+    LibraryChanged,
+    connection_kwargs,
     postgres_events_table,
     replace_pool,
     without_retry,
 )
 from greentic_session.adapters.storage.postgres import PostgresSessionRecorder
+from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.postgres_schema import EVENTS_TABLE
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES
@@ -201,19 +205,62 @@ def test_postgres_pool_is_replaceable_before_it_opens() -> None:
     )
 
 
-def test_the_postgres_recorder_replaces_the_pool_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store's recorder swaps the pool through the seam, before the library's
-    constructor (which connects) runs."""
+def test_the_postgres_log_replaces_the_pool_before_any_recorder_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store's log swaps the pool through the seam as the factory is built, before
+    the recorder's constructor (which connects) runs."""
     from greentic_session.adapters.storage import postgres
 
     def spy(datastore: PostgresDatastore, rebuild: Any) -> None:
-        raise Seen(datastore.pool.closed, "", datastore)
+        raise Seen(datastore.pool.closed, "(no recorder yet)", datastore)
 
     monkeypatch.setattr(postgres, "replace_pool", spy)
-    topic = f"{postgres.__name__}:{PostgresSessionRecorder.__qualname__}"
+    topic = f"{__name__}:{SpyPostgresRecorder.__qualname__}"
     with pytest.raises(Seen) as seen:
-        SessionLog({**POSTGRES_SETTINGS, "APPLICATION_RECORDER_TOPIC": topic})
-    assert seen.value.pool_closed, "PostgresSessionRecorder replaces the pool after it opened"
+        postgres.PostgresSessionLog(
+            {**POSTGRES_SETTINGS, "APPLICATION_RECORDER_TOPIC": topic}, "dbname=nowhere"
+        )
+    assert seen.value.events_table_name == "(no recorder yet)", (
+        "PostgresSessionLog replaces the pool only once the recorder is being built"
+    )
+    assert seen.value.pool_closed, "PostgresSessionLog replaces the pool after it opened"
+
+
+# -- 10. PostgreSQL: the pool's connection arguments -----------------------------------------
+
+
+def test_postgres_pool_connects_with_the_five_settings_as_kwargs_and_no_conninfo() -> None:
+    seam = "library_seams.connection_kwargs"
+    library_pool = spied_postgres_construction().datastore.pool
+    assert library_pool.conninfo == "", broken(
+        10, seam, f"the library gives its pool a conninfo: {library_pool.conninfo!r}"
+    )
+    kwargs = library_pool.kwargs
+    assert isinstance(kwargs, dict), broken(10, seam, "the pool's kwargs are not a dict")
+    assert set(kwargs) == {"dbname", "host", "port", "user", "password", "row_factory"}, broken(
+        10, seam, f"the pool's kwargs are {sorted(kwargs)}"
+    )
+    assert kwargs["row_factory"] is dict_row, broken(10, seam, "the library reads other rows")
+    keys = frozenset({"dbname", "host", "port", "user", "password"})
+    assert connection_kwargs(library_pool, keys) == {"row_factory": dict_row}
+
+
+def test_the_store_pool_connects_with_the_store_conninfo_alone() -> None:
+    """What the library said where to connect is gone: the URL's string decides, and
+    what it leaves out libpq takes from the `PG*` variables."""
+    datastore = spied_postgres_construction().datastore
+    conninfo = "dbname=elsewhere application_name=probe"
+    pool = recovering_pool(datastore.pool, datastore.after_connect_func(), conninfo)
+    assert pool.conninfo == conninfo
+    assert isinstance(pool.kwargs, dict)
+    assert set(pool.kwargs) == {"row_factory", "connect_timeout"}
+
+
+def test_connection_kwargs_refuses_a_pool_with_a_conninfo_of_its_own() -> None:
+    pool = ConnectionPool[Any]("dbname=x", kwargs={}, open=False)
+    with pytest.raises(LibraryChanged, match="assumption 10"):
+        connection_kwargs(pool, frozenset({"dbname"}))
 
 
 # -- 4. table names --------------------------------------------------------------------------
