@@ -3,16 +3,19 @@ backend; and the runtime's safe update: find, read the version, update at that v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from greentic_session import AuditedSessionStore, ErrorCode, SessionError, StoredWait
 from tests.contract.helpers import CTX, SCOPE_A, SCOPE_B, TTL, USER, data_for, raises_invalid, wait
-from tests.support import FakeClock
+from tests.support import FakeClock, run_together
 
 OpenAnother = Callable[[], AuditedSessionStore]
+ATTEMPTS = 200  # far more than four writers need: each conflict means another one applied
 
 
 @pytest.fixture
@@ -181,6 +184,46 @@ def test_after_a_conflict_reading_again_gives_the_version_that_applies(
     assert fresh is not None and fresh.version == stale.version + 1
     store.update_session(key, data_for(node="mine"), expected_version=fresh.version)
     assert store.get_session(key) == data_for(node="mine")
+
+
+def append_safely(store: AuditedSessionStore, key: str, item: str) -> None:
+    """A runtime's read-modify-write: read the session and its version, change the data,
+    update at that version; on a conflict, read again and redo the change."""
+    for _ in range(ATTEMPTS):
+        read = store.read_session(key)
+        assert read is not None
+        items = [*json.loads(read.data.context_json), item]
+        data = read.data.model_copy(update={"context_json": json.dumps(items)})
+        try:
+            store.update_session(key, data, expected_version=read.version)
+            return
+        except SessionError as error:
+            assert error.code is ErrorCode.CONFLICT, error
+    raise AssertionError(f"{item} did not apply in {ATTEMPTS} attempts")
+
+
+def test_racing_read_then_update_writers_lose_no_update(
+    backend: str, store: AuditedSessionStore, request: pytest.FixtureRequest
+) -> None:
+    writers = [store] * 4
+    if backend != "memory":
+        open_another: OpenAnother = request.getfixturevalue("open_another")
+        writers = [store, open_another(), open_another(), open_another()]
+    key = store.create_session(CTX, data_for(context_json="[]"))
+
+    def five_appends(writer: AuditedSessionStore, n: int) -> None:
+        for i in range(5):
+            append_safely(writer, key, f"w{n}-{i}")
+
+    errors = run_together([partial(five_appends, w, n) for n, w in enumerate(writers)])
+
+    assert errors == []
+    read = store.read_session(key)
+    assert read is not None
+    assert sorted(json.loads(read.data.context_json)) == sorted(
+        f"w{n}-{i}" for n in range(4) for i in range(5)
+    )
+    assert read.version == 1 + 20
 
 
 def test_read_session_sees_a_write_another_instance_made(
