@@ -27,8 +27,7 @@ class StoredWait(BaseModel):
     expires_at: AwareDatetime | None
     """Its deadline (None: it waits until cleared, removed or superseded)."""
     registered_version: int
-    """The stream version of the `register_wait` that made it: the user's waits are listed
-    in the order of these."""
+    """The stream version of the `wait_registered` event that made it (in `history`)."""
 
 
 class StoredSession(BaseModel):
