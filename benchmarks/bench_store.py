@@ -17,6 +17,8 @@ Sections, each on memory://, SQLite and PostgreSQL unless said otherwise:
   without a log) and, on memory://, the plain eventsourcing in-memory application;
 - langgraph (PostgreSQL): our update + get cycle against LangGraph's put + get_tuple;
 - events: get_session by session length, beside eventsourcing's repository.get;
+- version: read_session against history() (the version without and with a replay) on a
+  session of 2,001 events, get_session and update_session beside them;
 - waits: lookups by the number of other waits in the store. Our stores are filled
   through `register_wait` (several spawned processes on SQLite and PostgreSQL), never by
   writing their tables, and time-boxed by --seed-seconds: a store that did not reach its
@@ -50,11 +52,13 @@ from benchmarks.operations import operations
 from benchmarks.report import Results, render, to_json
 from benchmarks.targets import targets
 from benchmarks.timing import Row
+from benchmarks.version_reads import version_reads
 
 Section = Callable[[str, Databases, Config], list[Row]]
 PER_BACKEND: dict[str, tuple[Section, tuple[str, ...]]] = {
     "operations": (operations, ("memory", "sqlite", "postgres")),
     "events": (event_growth, ("memory", "sqlite", "postgres")),
+    "version": (version_reads, ("memory", "sqlite", "postgres")),
     "waits": (wait_growth, ("memory", "sqlite", "postgres")),
     "concurrency": (concurrency, ("sqlite", "postgres")),
 }

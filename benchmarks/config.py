@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.databases import BACKENDS
 
-SECTIONS = ("operations", "langgraph", "events", "waits", "concurrency", "rss")
+SECTIONS = ("operations", "langgraph", "events", "version", "waits", "concurrency", "rss")
 PG_URL_VARIABLE = "GREENTIC_SESSION_BENCH_PG"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

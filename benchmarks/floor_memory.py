@@ -59,7 +59,8 @@ class MemoryFloor(FloorStore):
                 ensure_preserved(row.data.tenant_ctx, data.tenant_ctx)
             row.data = data
 
-    def remove_session(self, key: SessionKey | str) -> None:
+    def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
+        """`ctx` is not used: a floor keeps no log to record who removed the session."""
         key, now = SessionKey(key), self.now()
         with self._lock:
             row = self._sessions.get(key)

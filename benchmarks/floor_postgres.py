@@ -72,7 +72,8 @@ class PostgresFloor(FloorStore):
                 raise not_found(key)
             ensure_preserved(stored.tenant_ctx, data.tenant_ctx)
 
-    def remove_session(self, key: SessionKey | str) -> None:
+    def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
+        """`ctx` is not used: a floor keeps no log to record who removed the session."""
         key = SessionKey(key)
         row = self._execute(SQL.REMOVE, {"key": key, "now": self.now()}).fetchone()
         if row is None or row[0] == 0:

@@ -60,7 +60,8 @@ class SQLiteFloor(FloorStore):
                 raise not_found(key)
             ensure_preserved(stored.tenant_ctx, data.tenant_ctx)
 
-    def remove_session(self, key: SessionKey | str) -> None:
+    def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
+        """`ctx` is not used: a floor keeps no log to record who removed the session."""
         key = SessionKey(key)
         with self._write() as connection:
             row = connection.execute(

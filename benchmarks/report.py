@@ -1,8 +1,9 @@
 """The report: Markdown tables (printed and saved) and the same figures as JSON.
 
 Ratio columns: "x floor" is ops/s over the floor's on the same backend and operation;
-"p50 x smallest" is the median latency over the smallest size's; "x 1 writer" is ops/s
-over one writer's. Every ratio is computed from figures of the same run.
+"p50 x smallest" is the median latency over the smallest size's; "x history" is ops/s over
+`history()`'s on the same backend; "x 1 writer" is ops/s over one writer's. Every ratio is
+computed from figures of the same run.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def over_floor(row: Row, rows: list[Row]) -> str:
     return times(versus(row, rows, subject="floor", variant=row.variant))
 
 
+def over_history(row: Row, rows: list[Row]) -> str:
+    return times(versus(row, rows, operation="history"))
+
+
 def p50_growth(row: Row, rows: list[Row]) -> str:
     same = {"section": row.section, "backend": row.backend, "operation": row.operation}
     smallest = min(find(rows, **same, subject=row.subject), key=lambda r: r.size)
@@ -93,6 +98,10 @@ def sections(results: Results) -> list[str]:
         [r.backend, r.operation, r.subject, r.variant, *stats_cells(r.stats), p50_growth(r, rows)]
         for r in sorted(of("event_growth", "wait_growth"), key=growth_order)
     ]
+    version_cells = [
+        [r.backend, r.operation, r.variant, *stats_cells(r.stats), over_history(r, rows)]
+        for r in of("version")
+    ]
     writer_cells = [
         [r.backend, r.operation, r.subject, r.variant, *stats_cells(r.stats), per_writer(r, rows)]
         for r in of("concurrency")
@@ -114,6 +123,12 @@ def sections(results: Results) -> list[str]:
             ["Backend", "Operation", "Store", "Size", *STATS_HEAD, "p50 x smallest"],
             growth_cells,
             4,
+        ),
+        *table(
+            f"Reading the version: read_session against a replay by history() ({budget})",
+            ["Backend", "Operation", "Session", *STATS_HEAD, "x history"],
+            version_cells,
+            3,
         ),
         *table(
             f"Concurrency: writers on their own sessions ({config.concurrency_seconds:g} s each)",

@@ -140,7 +140,7 @@ def ensure_version(key: str, version: int, expected: int | None) -> None:
     if expected is not None and version != expected:
         raise conflict(
             f"session {key} is at version {version}, not {expected}: another write came "
-            "first; read its last version again with history() and retry"
+            "first; read the session and its version again with read_session() and retry"
         )
 
 

@@ -13,6 +13,7 @@ from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.tenant import TenantCtx
 
 
@@ -33,11 +34,15 @@ class SessionStore(ABC):
     def update_session(
         self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
     ) -> None:
-        """Last writer wins; with `expected_version` (the last version `history` reports),
+        """Last writer wins; with `expected_version` (the `version` `read_session` reports),
         only if no other write came in between, else `SessionError(conflict)`."""
 
     @abstractmethod
-    def remove_session(self, key: SessionKey | str) -> None: ...
+    def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
+        """End the live session under `key`; `SessionError(not_found)` if there is none.
+
+        `ctx`: the caller's context, whose actor and trace ids the log records for the
+        removal (without it, the log cannot say who removed the session)."""
 
     @abstractmethod
     def register_wait(
@@ -107,6 +112,11 @@ class AuditedSessionStore(SessionStore):
     """A store that can show its history: the audit and debugging tools over its log."""
 
     @abstractmethod
+    def read_session(self, key: SessionKey | str) -> StoredSession | None:
+        """The live session with its stream version, expiry and wait, in one indexed read;
+        None when `get_session` would return None (never created, ended, or expired)."""
+
+    @abstractmethod
     def history(self, key: SessionKey | str) -> list[SessionEvent]:
         """Every event of the key's stream, across all its lives, oldest first."""
 
@@ -143,8 +153,10 @@ class AuditedSessionStore(SessionStore):
         """Every read model rebuilt from the log, in one transaction."""
 
     @abstractmethod
-    def sweep_expired(self, now: datetime | None = None) -> int:
-        """Record the expiry of each live session past its deadline; how many."""
+    def sweep_expired(self, now: datetime | None = None, *, ctx: TenantCtx | None = None) -> int:
+        """Record the expiry of each live session past its deadline; how many.
+
+        `ctx`: the caller's context, whose actor and trace ids each recorded expiry carries."""
 
     @abstractmethod
     def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:

@@ -38,6 +38,7 @@ from greentic_session.domain.mapping import (
 from greentic_session.domain.scope import ReplyScope, WaitScope
 from greentic_session.domain.session import SessionCursor, SessionData
 from greentic_session.domain.store import AuditedSessionStore, SessionStore
+from greentic_session.domain.stored_session import StoredSession, StoredWait
 from greentic_session.domain.tenant import Impersonation, InvocationDeadline, TenantCtx
 
 try:
@@ -65,6 +66,8 @@ __all__ = [
     "SessionEvent",
     "SessionKey",
     "SessionStore",
+    "StoredSession",
+    "StoredWait",
     "TeamId",
     "TenantCtx",
     "TenantId",

@@ -3,6 +3,7 @@ between two versions, a user's waits, and why a reply did or did not resume a fl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import click
@@ -11,6 +12,7 @@ from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli import render
 from greentic_session.adapters.cli.options import at_option, caller, caller_options, store_options
 from greentic_session.adapters.cli.output import answer, when
+from greentic_session.domain.audit import EventType, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.scope import ReplyScope
 
@@ -33,6 +35,25 @@ def history(key: str, url: str | None, as_json: bool) -> None:
     answer(as_json, events, render.history(key, events))
 
 
+def not_live(key: str, events: Sequence[SessionEvent]) -> SessionError:
+    """No live session under KEY: how it ended, and where its past is (nothing: no log)."""
+    if not events:
+        return no_session(key)
+    last = events[-1]
+    by = f" by {last.actor}" if last.actor else ""
+    if last.type is EventType.REMOVED:
+        how = f"it was removed at {when(last.recorded_at)}{by}"
+    elif last.type is EventType.WAIT_CLEARED:
+        how = f"its wait was cleared at {when(last.recorded_at)}{by}"
+    else:  # expired: recorded, or its deadline passed since the last write
+        how = f"it expired at {when(last.expires_at)}"
+    return no_session(
+        key,
+        f" now: {how}; see its past with `show {key} --version N` "
+        f"(N from 1 to {last.version}) or `history {key}`",
+    )
+
+
 @click.command(name="show")
 @KEY
 @click.option("--version", type=click.IntRange(min=1), help="the session right after version N")
@@ -41,17 +62,23 @@ def history(key: str, url: str | None, as_json: bool) -> None:
 def show_session(
     key: str, version: int | None, at: datetime | None, url: str | None, as_json: bool
 ) -> None:
-    """The session KEY: now (the live session), after --version N, or --at an instant."""
+    """The session KEY: now (the live session), after --version N, or --at an instant.
+
+    Now, --json gives the session with its stream version, deadline and wait
+    (`read_session`); after --version N or --at, the session data alone."""
     if version is not None and at is not None:
         raise click.UsageError("give --version or --at, not both")
     with open_store(url) as store:
         if version is None and at is None:
-            data, where = store.get_session(key), "now"
-        else:
-            data = store.get_session_at(key, version=version, at=at)
-            where = f"at version {version}" if version is not None else f"at {when(at)}"
+            stored = store.read_session(key)
+            if stored is None:
+                raise not_live(key, store.history(key))
+            answer(as_json, stored, render.live_session(stored))
+            return
+        data = store.get_session_at(key, version=version, at=at)
+    where = f"at version {version}" if version is not None else f"at {when(at)}"
     if data is None:
-        raise no_session(key, "" if where == "now" else f" {where}")
+        raise no_session(key, f" {where}")
     answer(as_json, data, render.session(key, data, where))
 
 

@@ -13,6 +13,7 @@ from greentic_session.adapters.cli.output import add_row, fields, table, when
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.stored_session import StoredSession
 
 HISTORY_COLUMNS = (
     "v", "pos", "recorded (UTC)", "event", "actor / trace", "flow / node", "scope",
@@ -43,11 +44,15 @@ def scope_text(scope: ReplyScope | None) -> str:
     return text + (f" correlation={scope.correlation}" if scope.correlation else "")
 
 
-def session(key: str, data: SessionData, where: str) -> RenderableType:
+def session(
+    key: str, data: SessionData, where: str, state: Sequence[tuple[str, str]] = ()
+) -> RenderableType:
+    """`state`: what the store keeps beside the data (version, deadline, wait), if shown."""
     ctx = data.tenant_ctx
     return fields(
         [
             ("session", f"{key} ({where})"),
+            *state,
             ("flow", data.flow_id + (f" (pack {data.pack_id})" if data.pack_id else "")),
             ("node", data.cursor.node_pointer),
             ("wait reason", data.cursor.wait_reason or "-"),
@@ -57,6 +62,20 @@ def session(key: str, data: SessionData, where: str) -> RenderableType:
             ("context", _pretty_json(data.context_json)),
         ]
     )
+
+
+def live_session(stored: StoredSession) -> RenderableType:
+    """The live session with its version (what `--version` and `expected_version` take)."""
+    wait = stored.wait
+    waits_on = "-"
+    if wait is not None:
+        waits_on = f"{scope_text(wait.scope)} for {wait.user_id} (since v{wait.registered_version})"
+    state = [
+        ("version", str(stored.version)),
+        ("expires", when(stored.expires_at)),
+        ("waits on", waits_on),
+    ]
+    return session(stored.session_key, stored.data, "now", state)
 
 
 def diff(result: SessionDiff) -> RenderableType:

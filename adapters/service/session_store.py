@@ -36,6 +36,7 @@ from greentic_session.domain.rules import (
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.store import AuditedSessionStore
+from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.takeover import WaitRequest, rival_of, take_scope
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
@@ -89,6 +90,23 @@ class EventSourcedSessionStore(AuditedSessionStore):
             return None
         data, expires_at = stored
         return data if is_live(data, expires_at, self._clock()) else None
+
+    def read_session(self, key: SessionKey | str) -> StoredSession | None:
+        """The live session with its stream version, expiry and wait: one indexed read of
+        the state read model, never a replay, however long the session's history.
+
+        None exactly when `get_session` returns None: never created, ended (cleared,
+        removed, expired) or past its deadline. An ended session's past stays in the log:
+        `history(key)`, `get_session_at(key, version=N)`.
+
+        Raises `SessionError(invalid_input)` for a bad key, `(unavailable)` when the
+        database cannot be reached."""
+        key = SessionKey(key)
+        with self._database("read_session"):
+            state = self._models.session_state(key)
+        if state is None or not state.is_live(self._clock()):
+            return None
+        return StoredSession.of(state)
 
     def find_wait_by_scope(
         self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope
@@ -172,15 +190,21 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         self._write(update, data.tenant_ctx)
 
-    def remove_session(self, key: SessionKey | str) -> None:
+    def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
         """Ends the live session under `key` and drops the index entries that still
         point at it (its wait). Its history stays in the log; `register_wait` on the key
         later starts a new life.
 
+        `ctx`: the caller's context; the `removed` event (and an expiry met on the way)
+        records its actor and trace ids, as every other write does. It only says who asked:
+        it is not checked against the session.
+
         Raises `SessionError`: `not_found` when no live session is under `key`;
-        `invalid_input` for a bad key; `unavailable` (database unreachable, store closed).
+        `invalid_input` for a bad key or a `ctx` that is not a `TenantCtx`; `unavailable`
+        (database unreachable, store closed).
         """
         key = SessionKey(key)
+        caller = _caller(ctx)
 
         def remove(unit: UnitOfWork) -> None:
             session = unit.load(key)
@@ -188,7 +212,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
                 raise not_found(key)
             session.remove(unit.op)
 
-        self._write(remove, None)
+        self._write(remove, caller)
 
     def register_wait(
         self,
@@ -343,14 +367,17 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("rebuild_projections"):
             self._audit.rebuild_projections()
 
-    def sweep_expired(self, now: datetime | None = None) -> int:
+    def sweep_expired(self, now: datetime | None = None, *, ctx: TenantCtx | None = None) -> int:
         """Records the expiry of every live session past its deadline at `now` (default:
         the store's clock); returns how many. Reads and writes already treat those
-        sessions as gone: the sweep only writes the fact down.
+        sessions as gone: the sweep only writes the fact down. `ctx`: the caller's
+        context, whose actor and trace ids each `wait_expired` event records.
 
-        Raises `SessionError`: `invalid_input` for a naive `now` or one later than the
-        store's clock; `unavailable` (database unreachable, store closed).
+        Raises `SessionError`: `invalid_input` for a naive `now`, one later than the
+        store's clock, or a `ctx` that is not a `TenantCtx`; `unavailable` (database
+        unreachable, store closed).
         """
+        caller = _caller(ctx)
         instant = self._instant(now)
         if instant > self._clock():
             raise invalid_input("sweep_expired: now is later than the store's clock")
@@ -364,7 +391,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
             return command
 
-        return sum(self._write(expire(SessionKey(key)), None, instant) for key in due)
+        return sum(self._write(expire(SessionKey(key)), caller, instant) for key in due)
 
     def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
         """Writes the log to the text file `fp` as JSON Lines, one event a line with its
@@ -461,3 +488,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
 def _scope(scope: object) -> ReplyScope:
     return expect(scope, ReplyScope, "scope")
+
+
+def _caller(ctx: object) -> TenantCtx | None:
+    """An optional caller context, for the trace ids of a write that needs no context."""
+    return None if ctx is None else expect(ctx, TenantCtx, "ctx")

@@ -104,6 +104,15 @@ class Reference:
         entry = self.live(key)
         return entry.data if entry else None
 
+    def read(self, key: str) -> tuple[SessionData, datetime | None, tuple[str, str] | None] | None:
+        """What `read_session` says of a live session: data, deadline and the wait's (user,
+        scope hash). Its version is the log's, which the model does not count."""
+        entry = self.live(key)
+        if entry is None:
+            return None
+        wait = None if entry.wait is None else (entry.wait[0][3], entry.wait[1])
+        return entry.data, entry.expires_at, wait
+
     def require(self, key: str) -> Entry:
         entry = self.live(key)
         if entry is None:

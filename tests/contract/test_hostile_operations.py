@@ -94,12 +94,13 @@ IMPORTS = st.one_of(
 VALID: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "create_session": {"ctx": CTX_ARG, "data": DATA_ARG},
     "get_session": {"key": KEY_ARG},
+    "read_session": {"key": KEY_ARG},
     "update_session": {
         "key": KEY_ARG,
         "data": DATA_ARG,
         "expected_version": st.one_of(st.none(), st.integers(-2, 6)),
     },
-    "remove_session": {"key": KEY_ARG},
+    "remove_session": {"key": KEY_ARG, "ctx": optional(CTX_ARG)},
     "register_wait": {
         "ctx": CTX_ARG,
         "user_id": USER_ARG,
@@ -119,7 +120,7 @@ VALID: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "explain": {"ctx": CTX_ARG, "user_id": USER_ARG, "scope": SCOPE_ARG, "at": AT_ARG},
     "verify": {},
     "rebuild_projections": {},
-    "sweep_expired": {"now": AT_ARG},
+    "sweep_expired": {"now": AT_ARG, "ctx": optional(CTX_ARG)},
     "export_events": {"tenant": optional(identifier("tenant-a", "tenant-b"))},
     "import_events": {"fp": IMPORTS},
 }
@@ -238,6 +239,9 @@ def test_hostile_values_that_are_accepted_round_trip_exactly(
             assert store.list_waits_for_user(ctx, user) == [key]
             store.update_session(key, updated)
             assert store.get_session(key) == updated
+            read = store.read_session(key)
+            assert read is not None and read.wait is not None
+            assert (read.data, read.wait.scope, read.wait.user_id) == (updated, scope, user)
             assert store.get_session_at(key, version=1) == parked
             assert [event.version for event in store.history(key)] == [1, 2, 3]
             exported = io.StringIO()

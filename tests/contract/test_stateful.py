@@ -225,6 +225,19 @@ def machine_for(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
             assert self.store.get_session(key) == self.model.get(key)
 
         @rule(draw=st.data())
+        def read_session(self, draw: st.DataObject) -> None:
+            key = self.draw_key(draw)
+            read, expected = self.store.read_session(key), self.model.read(key)
+            if read is None or expected is None:
+                assert read is None and expected is None, (read, expected)
+                return
+            wait = read.wait
+            shown = None if wait is None else (wait.user_id, wait.scope.scope_hash())
+            assert (read.data, read.expires_at, shown) == expected
+            assert wait is None or wait.expires_at == read.expires_at
+            assert read.version == self.store.history(key)[-1].version
+
+        @rule(draw=st.data())
         def create_session(self, draw: st.DataObject) -> None:
             who = self.draw_who(draw)
             caller = self.draw_ctx(draw, who, self.often(draw))

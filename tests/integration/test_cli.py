@@ -22,6 +22,7 @@ from tests.support import FakeClock, make_ctx, make_data, run_console_script
 
 # In the past: the tool reads with the real clock, so everything seeded has happened.
 START = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 CALLER = ("--env", "dev", "--tenant", "tenant-a", "--user", "alice")
 CHAT = ReplyScope(conversation="chat-42", thread="refund")
 CHAT_OPTIONS = ("--conversation", "chat-42", "--thread", "refund")
@@ -117,6 +118,82 @@ def test_show_prints_the_live_session(url: str, refund: str) -> None:
     status, out, _ = cli("show", "survey-1", "--url", url)
     assert status == 0
     assert "survey-1 (now)" in out and "ask_rating" in out
+
+
+def test_show_prints_the_version_and_the_wait(url: str, refund: str) -> None:
+    status, out, _ = cli("show", "survey-1", "--url", url)
+    assert status == 0
+    assert ["version", "2"] in rows(out)
+    assert ["waits", "on", "chat-42/refund", "for", "alice", "(since", "v2)"] in rows(out)
+
+
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
+def test_show_json_has_the_version_the_deadline_and_the_wait(store_url: str) -> None:
+    seed(store_url)
+    ctx = make_ctx(user="alice")
+    later, ttl = ReplyScope(conversation="chat-43"), FAR_FUTURE - START  # the tool's clock is real
+    with open_store(store_url, clock=FakeClock(START)) as store:
+        store.register_wait(ctx, "alice", later, "survey-1", make_data(ctx), ttl)
+
+    shown = cli_json("show", "survey-1", "--url", store_url)
+
+    assert shown["session_key"] == "survey-1"
+    assert shown["version"] == 3
+    assert shown["expires_at"] == "2100-01-01T00:00:00Z"
+    assert shown["wait"] == {
+        "user_id": "alice",
+        "scope": {"conversation": "chat-43"},
+        "expires_at": "2100-01-01T00:00:00Z",
+        "registered_version": 3,
+    }
+    assert shown["data"]["cursor"]["node_pointer"] == "node.wait"
+
+
+def test_show_json_of_a_superseded_session_has_its_version_and_no_wait(
+    url: str, refund: str
+) -> None:
+    shown = cli_json("show", refund, "--url", url)
+    assert (shown["version"], shown["wait"], shown["expires_at"]) == (3, None, None)
+    assert shown["data"]["flow_id"] == "refund"
+
+
+def test_show_of_a_removed_session_says_who_ended_it_and_how_to_see_its_past(
+    url: str, refund: str
+) -> None:
+    with open_store(url, clock=FakeClock(START + timedelta(minutes=10))) as store:
+        store.remove_session(refund, ctx=make_ctx(user="ops-bob"))
+
+    status, out, err = cli("show", refund, "--url", url)
+
+    assert (status, out) == (1, "")
+    assert err == (
+        f"error: not_found: no session {refund} now: it was removed at 2025-01-01T12:10:00Z "
+        f"by ops-bob; see its past with `show {refund} --version N` (N from 1 to 4) "
+        f"or `history {refund}`\n"
+    )
+
+
+def test_show_of_a_cleared_session_says_how_to_see_its_past(url: str, refund: str) -> None:
+    with open_store(url, clock=FakeClock(START + timedelta(minutes=10))) as store:
+        store.clear_wait(make_ctx(user="alice"), "alice", CHAT)  # survey-1 holds the scope
+
+    status, _, err = cli("show", "survey-1", "--url", url)
+
+    assert status == 1
+    assert "its wait was cleared at 2025-01-01T12:10:00Z" in err
+    assert "`show survey-1 --version N` (N from 1 to 3) or `history survey-1`" in err
+
+
+def test_show_of_a_session_past_its_deadline_says_when_it_expired(url: str) -> None:
+    ctx = make_ctx(user="alice")
+    with open_store(url, clock=FakeClock(START)) as store:
+        store.register_wait(ctx, "alice", CHAT, "short", make_data(ctx), timedelta(minutes=1))
+
+    status, _, err = cli("show", "short", "--url", url)
+
+    assert status == 1
+    assert "no session short now: it expired at 2025-01-01T12:01:00Z" in err
+    assert "`show short --version N` (N from 1 to 2)" in err
 
 
 def test_show_version_is_the_session_right_after_that_version(url: str, refund: str) -> None:
