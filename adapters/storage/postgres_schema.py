@@ -54,13 +54,17 @@ def connect(settings: Mapping[str, str]) -> psycopg.Connection[tuple[object, ...
 
 
 @contextmanager
-def schema_to_create(settings: Mapping[str, str]) -> Iterator[bool]:
+def schema_to_create(settings: Mapping[str, str], *, create: bool = True) -> Iterator[bool]:
     """Whether the store's tables must still be created; while they are, an advisory lock
-    keeps other processes opening the same new database from racing to create them."""
+    keeps other processes opening the same new database from racing to create them.
+    `create=False` only answers, with no lock and no DDL."""
     schema = schema_of(settings)
     with connect(settings) as connection:
         if _tables_exist(connection, schema):
             yield False
+            return
+        if not create:
+            yield True
             return
         connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         with refused_ddl():
