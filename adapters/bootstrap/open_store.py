@@ -93,9 +93,12 @@ def no_store(url: str, why: str) -> SessionError:
 def shown_url(url: str) -> str:
     """`url` without its password (in the user part or a `password` option)."""
     parts = urlsplit(url)
+    options = parse_qsl(parts.query)
+    if parts.password is None and all(name != "password" for name, _ in options):
+        return url  # as given: rebuilding would respell sqlite:/// as sqlite:/
     user, at, host = parts.netloc.rpartition("@")
     netloc = f"{user.partition(':')[0]}@{host}" if at else host
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    query = urlencode([(name, value) for name, value in options if name != "password"])
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 

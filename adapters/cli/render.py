@@ -77,7 +77,28 @@ def diff(result: SessionDiff) -> RenderableType:
     return Group(*parts)
 
 
-def waits(user: str, rows: Sequence[tuple[str, SessionData | None, str]]) -> RenderableType:
+WaitRow = tuple[str, SessionData | None, str]
+
+
+def wait_rows(rows: Sequence[WaitRow]) -> list[dict[str, Any]]:
+    """The table's fields, for `--json` (None where the table shows `-`)."""
+    out: list[dict[str, Any]] = []
+    for key, data, expires in rows:
+        cursor = None if data is None else data.cursor
+        out.append(
+            {
+                "session_key": key,
+                "flow_id": None if data is None else data.flow_id,
+                "node_pointer": None if cursor is None else cursor.node_pointer,
+                "wait_reason": None if cursor is None else cursor.wait_reason,
+                "expires_at": None if expires == "-" else expires,
+                "live": data is not None,
+            }
+        )
+    return out
+
+
+def waits(user: str, rows: Sequence[WaitRow]) -> RenderableType:
     if not rows:
         return Text(f"{user} has no waits")
     grid = table(f"waits of {user}, oldest registration first", WAIT_COLUMNS, whole=["expires"])
