@@ -91,6 +91,22 @@ def refused_ddl() -> Iterator[None]:
         ) from exc
 
 
+def add_missing_indexes(settings: Mapping[str, str], indexes: Mapping[str, str]) -> list[str]:
+    """Create the indexes (name: its `CREATE INDEX IF NOT EXISTS` statement) that are
+    missing, as in a schema set up by an earlier version: a store whose tables exist opens
+    without DDL, so only `setup`, run as the owner, adds them. Returns the statements run."""
+    schema = schema_of(settings)
+    done: list[str] = []
+    with connect(settings) as connection:
+        for name, statement in indexes.items():
+            qualified = sql.Identifier(schema, name).as_string(connection)
+            found = connection.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()
+            if found is None or found[0] is None:
+                connection.execute(statement.encode())
+                done.append(statement)
+    return done
+
+
 def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
     """Rows only: append and read the log, read and write the read models; heads are
     upserted, never deleted. Returns the statements run."""

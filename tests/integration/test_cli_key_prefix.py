@@ -107,3 +107,23 @@ def test_the_short_keys_the_demo_prints_are_taken_by_the_commands(tmp_path: Path
         history = run_console_script("history", key, "--url", url)
         assert history.returncode == 0, history.stderr
         assert history.stdout.startswith(f"history of {key}")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_setup_adds_the_key_index_to_a_schema_set_up_before_it_existed(
+    pg_dsn: str, store_url: str
+) -> None:
+    seed(store_url, ["0123456789abcdef"])
+    schema = parse_qs(urlsplit(store_url).query)["schema"][0]
+    index = f'"{schema}"."{HEADS_KEY_INDEX}"'
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        connection.execute(f"DROP INDEX {index}")
+    done = run_console_script("setup", "--url", store_url)
+    assert done.returncode == 0, done.stderr
+    assert HEADS_KEY_INDEX in done.stdout
+    with psycopg.connect(pg_dsn) as connection:
+        (found,) = connection.execute("SELECT to_regclass(%s)::text", (index,)).fetchone() or (
+            None,
+        )
+    assert found is not None
+    assert run_console_script("history", "01234567", "--url", store_url).returncode == 0
