@@ -86,7 +86,7 @@ def waits(
     with open_store(url, create=False) as store:
         for key in store.list_waits_for_user(ctx, user):
             last = store.history(key)[-1:]  # one stream: its latest event holds the deadline
-            expires = when(last[0].expires_at) if last and last[0].expires_at else "-"
+            expires = last[0].expires_at if last else None
             rows.append((str(key), store.get_session(key), expires))
     answer(as_json, render.wait_rows(rows), render.waits(user, rows))
 

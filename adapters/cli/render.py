@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -77,11 +79,13 @@ def diff(result: SessionDiff) -> RenderableType:
     return Group(*parts)
 
 
-WaitRow = tuple[str, SessionData | None, str]
+WaitRow = tuple[str, SessionData | None, datetime | None]
+"""A waiting session's key, its data (None: ended since listed) and its deadline."""
 
 
 def wait_rows(rows: Sequence[WaitRow]) -> list[dict[str, Any]]:
-    """The table's fields, for `--json` (None where the table shows `-`)."""
+    """The table's fields, for `--json` (None where the table shows `-`; the deadline
+    written as every other JSON time)."""
     out: list[dict[str, Any]] = []
     for key, data, expires in rows:
         cursor = None if data is None else data.cursor
@@ -91,7 +95,7 @@ def wait_rows(rows: Sequence[WaitRow]) -> list[dict[str, Any]]:
                 "flow_id": None if data is None else data.flow_id,
                 "node_pointer": None if cursor is None else cursor.node_pointer,
                 "wait_reason": None if cursor is None else cursor.wait_reason,
-                "expires_at": None if expires == "-" else expires,
+                "expires_at": to_jsonable_python(expires),
                 "live": data is not None,
             }
         )
@@ -107,7 +111,8 @@ def waits(user: str, rows: Sequence[WaitRow]) -> RenderableType:
             add_row(grid, key, None, None, "(ended since listed)", None)
         else:
             cursor = data.cursor
-            add_row(grid, key, data.flow_id, cursor.node_pointer, cursor.wait_reason, expires)
+            deadline = when(expires) if expires else None
+            add_row(grid, key, data.flow_id, cursor.node_pointer, cursor.wait_reason, deadline)
     return grid
 
 
