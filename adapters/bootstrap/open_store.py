@@ -76,7 +76,7 @@ def open_store(
         else:
             with schema_to_create(location.postgres, create=create) as missing:
                 if missing and not create:
-                    raise no_store(resolved, "the schema has none of the store's tables")
+                    raise no_store(resolved, "no such schema, or it lacks the store's tables")
                 opened = open_postgres_log(location.postgres, log_settings, create_tables=missing)
         return EventSourcedSessionStore(opened, options)
 
@@ -125,7 +125,7 @@ def _check_sqlite_store(url: str, path: str) -> None:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         tables = {row[0] for row in rows}
     if not {EVENTS_TABLE, "gs_stream_heads", *READ_MODEL_TABLES} <= tables:
-        raise no_store(url, "the file has none of the store's tables")
+        raise no_store(url, "the file lacks the store's tables")
 
 
 def _check_clock(clock: Clock) -> None:
