@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import VerifyReport
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
+from greentic_session.domain.instants import instant_text
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.read_models import MemoryReadModels, StreamHead, WaitEntry
 from greentic_session.projections.replay import rebuild
@@ -162,5 +163,5 @@ def _version(state: object) -> str:
 def _entry(entry: WaitEntry | None) -> str:
     if entry is None:
         return "nothing"
-    until = "" if entry.expires_at is None else f" until {entry.expires_at.isoformat()}"
+    until = "" if entry.expires_at is None else f" until {instant_text(entry.expires_at)}"
     return f"{entry.session_key}{until}"

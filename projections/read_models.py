@@ -62,6 +62,10 @@ class ReadModelReader(Protocol):
         """Keys of live sessions whose deadline has passed with no expiry in the log yet."""
         ...
 
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` keys ever written that start with `prefix`, in code-point order."""
+        ...
+
     def load_all(self) -> MemoryReadModels:
         """Every row of every read model, and the heads (reads the whole store)."""
         ...
@@ -129,6 +133,10 @@ class MemoryReadModels:
             for key, state in self.states.items()
             if state.data is not None and is_expired(state.expires_at, now)
         ]
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """A scan of the heads: the memory backend holds a process's sessions only."""
+        return sorted(key for key in self.heads if key.startswith(prefix))[:limit]
 
     def check(self, changes: Iterable[Change]) -> None:
         """Raise `ScopeTaken` before anything changes if a claim would fail."""

@@ -13,6 +13,7 @@ from uuid import UUID
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation
 from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.instants import instant_text
 from greentic_session.domain.rules import is_expired, lookup_identity, scope_key, user_key
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.state import Wait
@@ -83,18 +84,18 @@ def _same_tenant(session: Session, ctx: TenantCtx) -> bool:
 
 def _about(event: Session.Event, session: Session, old: Wait | None, target: str) -> str:
     """The event in words if it concerns the target scope, else ''."""
-    when = f"{event.timestamp.isoformat()}: {session.session_key} (v{event.originator_version})"
+    when = f"{instant_text(event.timestamp)}: {session.session_key} (v{event.originator_version})"
     new = session.wait
     if isinstance(event, Session.WaitRegistered) and new and new.scope_key == target:
         deadline = session.expires_at
-        until = "" if deadline is None else f", until {deadline.isoformat()}"
+        until = "" if deadline is None else f", until {instant_text(deadline)}"
         return f"{when} registered a wait on this scope{until}"
     if old is None or old.scope_key != target:
         return ""
     if isinstance(event, Session.WaitSuperseded):
         return f"{when} was superseded by {event.by_session_key}"
     if isinstance(event, Session.WaitExpired):
-        return f"{when} expired (its deadline was {event.deadline.isoformat()})"
+        return f"{when} expired (its deadline was {instant_text(event.deadline)})"
     if isinstance(event, Session.WaitRegistered):
         return f"{when} moved its wait to another scope"
     ending = _ENDINGS.get(type(event))
@@ -123,7 +124,7 @@ def _reason(
         return f"{entry.session_key} held this scope: {registration}{took_over}"
     if entry is not None and entry.expires_at is not None:
         return (
-            f"the wait of {entry.session_key} had expired at {entry.expires_at.isoformat()}"
+            f"the wait of {entry.session_key} had expired at {instant_text(entry.expires_at)}"
         )
     if ended:
         return f"no session waited on this scope: {ended}"
@@ -132,7 +133,7 @@ def _reason(
             f"never registered under {identity}; the same scope was registered under "
             f"other keys (the stored tenant/team/user differ): {'; '.join(elsewhere)}"
         )
-    return f"never registered: no wait on this scope under {identity} up to {at.isoformat()}"
+    return f"never registered: no wait on this scope under {identity} up to {instant_text(at)}"
 
 
 def _registered_elsewhere(event: Session.Event, session: Session, wait: Wait) -> str:

@@ -13,6 +13,7 @@ import jsonpatch
 from greentic_session.domain.audit import FieldChange, SessionDiff
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey
+from greentic_session.domain.instants import instant_text
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.state import Wait
 from greentic_session.projections.stream_history import LoggedEvent, fold
@@ -70,7 +71,7 @@ def _fields(snapshot: Snapshot) -> tuple[Any, ...]:
         data and data.tenant_ctx.model_dump(mode="json"),
         wait and wait.scope.model_dump(mode="json"),
         wait and wait.user_id,
-        expires_at and expires_at.isoformat(),
+        expires_at and instant_text(expires_at),
     )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.bootstrap.urls import parse_store_url, resolve_url
-from greentic_session.adapters.storage.postgres_schema import grant_runtime_role
+from greentic_session.adapters.storage.postgres import tables_in
+from greentic_session.adapters.storage.postgres_schema import (
+    EVENTS_TABLE,
+    add_missing_indexes,
+    grant_runtime_role,
+    schema_of,
+)
+from greentic_session.adapters.storage.sql_tables import HEADS_KEY_INDEX
 from greentic_session.domain.errors import invalid_input
 
 
@@ -20,6 +27,10 @@ def set_up_store(url: str | None, grant_to: str | None = None) -> list[str]:
         raise invalid_input("--grant-to needs a role name")
     open_store(url).close()
     done = ["tables ready"]
+    if location.backend == "postgresql":
+        schema = schema_of(location.postgres)
+        tables = tables_in(schema, f'"{schema}"."{EVENTS_TABLE}"')
+        done += add_missing_indexes(location.postgres, {HEADS_KEY_INDEX: tables.heads_key_index})
     if grant_to is not None:
         done += grant_runtime_role(location.postgres, grant_to)
     return done

@@ -10,6 +10,7 @@ import click
 
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli import render
+from greentic_session.adapters.cli.keys import resolve_key
 from greentic_session.adapters.cli.options import at_option, caller, caller_options, store_options
 from greentic_session.adapters.cli.output import answer, when
 from greentic_session.domain.audit import EventType, SessionEvent
@@ -17,6 +18,7 @@ from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.scope import ReplyScope
 
 KEY = click.argument("key")
+"""A session key, or a unique prefix of it (8 characters or more)."""
 
 
 def no_session(key: str, where: str = "") -> SessionError:
@@ -28,7 +30,8 @@ def no_session(key: str, where: str = "") -> SessionError:
 @store_options
 def history(key: str, url: str | None, as_json: bool) -> None:
     """Every event of KEY, oldest first, across all its lives."""
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
+        key = resolve_key(store, key)
         events = store.history(key)
     if not events:
         raise no_session(key, ": the log has no events for this key")
@@ -68,7 +71,8 @@ def show_session(
     (`read_session`); after --version N or --at, the session data alone."""
     if version is not None and at is not None:
         raise click.UsageError("give --version or --at, not both")
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
+        key = resolve_key(store, key)
         if version is None and at is None:
             stored = store.read_session(key)
             if stored is None:
@@ -89,7 +93,8 @@ def show_session(
 @store_options
 def diff(key: str, v1: int, v2: int, url: str | None, as_json: bool) -> None:
     """What changed in KEY from version V1 to version V2."""
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
+        key = resolve_key(store, key)
         if not store.history(key):
             raise no_session(key, ": the log has no events for this key")
         result = store.diff(key, v1, v2)
@@ -105,13 +110,12 @@ def waits(
     """The sessions waiting for a reply from --user, oldest registration first."""
     ctx = caller(env, tenant, team, user)
     rows = []
-    with open_store(url) as store:
-        keys = store.list_waits_for_user(ctx, user)
-        for key in [] if as_json else keys:
+    with open_store(url, create=False) as store:
+        for key in store.list_waits_for_user(ctx, user):
             last = store.history(key)[-1:]  # one stream: its latest event holds the deadline
-            expires = when(last[0].expires_at) if last and last[0].expires_at else "-"
+            expires = last[0].expires_at if last else None
             rows.append((str(key), store.get_session(key), expires))
-    answer(as_json, [str(key) for key in keys], render.waits(user, rows))
+    answer(as_json, render.wait_rows(rows), render.waits(user, rows))
 
 
 @click.command()
@@ -140,7 +144,7 @@ def explain(
     scope = ReplyScope(
         conversation=conversation, thread=thread, reply_to=reply_to, correlation=correlation
     )
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
         result = store.explain(ctx, user, scope, at=at)
     answer(as_json, result, render.explanation(result, scope, user))
 

@@ -15,6 +15,7 @@ from greentic_session.adapters.cli.options import store_options
 from greentic_session.adapters.cli.output import answer, say
 from greentic_session.adapters.cli.render import report
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain.errors import ErrorCode, SessionError
 
 STDIO = "-"
 
@@ -64,7 +65,7 @@ class InputFile(click.File):
 @store_options
 def verify(url: str | None, as_json: bool) -> None:
     """Check hash chains, stream heads and read models against the log (exit 1 on problems)."""
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
         result = store.verify()
     answer(as_json, result, report(result))
     if not result.ok:
@@ -75,27 +76,44 @@ def verify(url: str | None, as_json: bool) -> None:
 @store_options
 def rebuild(url: str | None, as_json: bool) -> None:
     """Rebuild every read model from the log, in one transaction."""
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
         store.rebuild_projections()
     answer(as_json, {"rebuilt": True}, "read models rebuilt from the log")
 
 
 @click.command()
+@click.option("--dry-run", is_flag=True, help="list the sessions it would expire; write nothing")
 @store_options
-def sweep(url: str | None, as_json: bool) -> None:
+def sweep(dry_run: bool, url: str | None, as_json: bool) -> None:
     """Record the expiry of every live session past its deadline."""
-    with open_store(url) as store:
-        count = store.sweep_expired()
-    answer(as_json, {"expired": count}, f"recorded the expiry of {count} sessions")
+    with open_store(url, create=False) as store:
+        if dry_run:
+            due = store.sessions_due()
+        else:
+            count = store.sweep_expired()
+    if dry_run:
+        listed = "".join(f"\n  {key}" for key in due)
+        human = f"would record the expiry of {len(due)} sessions (dry run: nothing written)"
+        answer(as_json, {"dry_run": True, "due": [str(key) for key in due]}, human + listed)
+    else:
+        answer(as_json, {"expired": count}, f"recorded the expiry of {count} sessions")
 
 
 @click.command()
 @click.option("--tenant", default=None, help="only the sessions of this tenant")
+@click.option("--force", is_flag=True, help="replace FILE if it exists")
 @click.argument("file", type=OutputPath(dir_okay=False, allow_dash=True))
 @store_options
-def export(tenant: str | None, file: str, url: str | None, as_json: bool) -> None:
-    """Write the log to FILE as JSON Lines (- for stdout; the count then goes to stderr)."""
-    with open_store(url) as store:
+def export(tenant: str | None, force: bool, file: str, url: str | None, as_json: bool) -> None:
+    """Write the log to FILE as JSON Lines (- for stdout; the count then goes to stderr).
+
+    An existing FILE is refused unless --force (a device or a pipe is written through)."""
+    if not force and file != STDIO and os.path.isfile(file):
+        shown = click.format_filename(file)
+        raise SessionError(
+            ErrorCode.CONFLICT, f"{shown} exists: give --force to replace it, or another name"
+        )
+    with open_store(url, create=False) as store:
         count = _export(store, file, tenant)
     if file == STDIO:
         say(f"exported {count} events", stderr=True)

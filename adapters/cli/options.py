@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -40,11 +41,40 @@ def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
         ) from None
 
 
-def store_options(command: F) -> F:
-    """`--url` and `--json`: every command that reads or writes a store takes both."""
+VERBOSE = "verbose"
+"""Where `-v` is noted in the context's `meta`, shared by the group and its command."""
+
+
+def be_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`-v`, before or after the command's name: log what the store does."""
+    if value:
+        ctx.meta[VERBOSE] = True
+        logging.basicConfig(level=logging.DEBUG)
+        logging.getLogger().setLevel(logging.DEBUG)
+
+
+def verbose_option(command: F) -> F:
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=be_verbose,
+        help="log what the store does",
+    )(command)
+
+
+def common_options(command: F) -> F:
+    """`--json` and `-v`: every command takes both."""
     command = click.option(
         "--json", "as_json", is_flag=True, help="print machine-readable JSON on stdout"
     )(command)
+    return verbose_option(command)
+
+
+def store_options(command: F) -> F:
+    """`--url`, `--json` and `-v`: every command that reads or writes a store takes them."""
+    command = common_options(command)
     return click.option("--url", default=None, metavar="URL", help=URL_HELP)(command)
 
 

@@ -6,7 +6,7 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -15,6 +15,8 @@ from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from greentic_session.domain.instants import instant_text
 
 PIPE_WIDTH = 160
 """Tables written to a pipe or file are this wide: no wrapping at an arbitrary 80."""
@@ -34,7 +36,7 @@ def write(renderable: RenderableType, *, stderr: bool = False) -> None:
     stream.flush()
 
 
-Result = BaseModel | Sequence[BaseModel] | Sequence[str] | dict[str, Any]
+Result = BaseModel | Sequence[BaseModel] | Sequence[str] | Sequence[dict[str, Any]] | dict[str, Any]
 
 
 def answer(as_json: bool, result: Result, human: RenderableType | str) -> None:
@@ -64,10 +66,8 @@ def say(message: str, *, stderr: bool = False) -> None:
 
 
 def when(instant: datetime | None) -> str:
-    """UTC, to the second, in a form `--at` accepts back."""
-    if instant is None:
-        return "-"
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC to the microsecond, with Z (as the JSON output): `--at` takes it back exactly."""
+    return "-" if instant is None else instant_text(instant)
 
 
 def fields(rows: Iterable[tuple[str, str | Text]]) -> Table:

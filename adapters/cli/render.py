@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -96,7 +98,30 @@ def diff(result: SessionDiff) -> RenderableType:
     return Group(*parts)
 
 
-def waits(user: str, rows: Sequence[tuple[str, SessionData | None, str]]) -> RenderableType:
+WaitRow = tuple[str, SessionData | None, datetime | None]
+"""A waiting session's key, its data (None: ended since listed) and its deadline."""
+
+
+def wait_rows(rows: Sequence[WaitRow]) -> list[dict[str, Any]]:
+    """The table's fields, for `--json` (None where the table shows `-`; the deadline
+    written as every other JSON time)."""
+    out: list[dict[str, Any]] = []
+    for key, data, expires in rows:
+        cursor = None if data is None else data.cursor
+        out.append(
+            {
+                "session_key": key,
+                "flow_id": None if data is None else data.flow_id,
+                "node_pointer": None if cursor is None else cursor.node_pointer,
+                "wait_reason": None if cursor is None else cursor.wait_reason,
+                "expires_at": to_jsonable_python(expires),
+                "live": data is not None,
+            }
+        )
+    return out
+
+
+def waits(user: str, rows: Sequence[WaitRow]) -> RenderableType:
     if not rows:
         return Text(f"{user} has no waits")
     grid = table(f"waits of {user}, oldest registration first", WAIT_COLUMNS, whole=["expires"])
@@ -105,7 +130,8 @@ def waits(user: str, rows: Sequence[tuple[str, SessionData | None, str]]) -> Ren
             add_row(grid, key, None, None, "(ended since listed)", None)
         else:
             cursor = data.cursor
-            add_row(grid, key, data.flow_id, cursor.node_pointer, cursor.wait_reason, expires)
+            deadline = when(expires) if expires else None
+            add_row(grid, key, data.flow_id, cursor.node_pointer, cursor.wait_reason, deadline)
     return grid
 
 

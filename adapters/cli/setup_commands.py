@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from greentic_session.adapters.bootstrap.schema_setup import set_up_store
-from greentic_session.adapters.cli.options import store_options
-from greentic_session.adapters.cli.output import answer
+from greentic_session.adapters.cli.options import common_options, store_options
+from greentic_session.adapters.cli.output import answer, emit_json
 from greentic_session.adapters.storage.encryption import KEY_VARIABLE, new_key
 
 
@@ -25,9 +25,14 @@ def setup(grant_to: str | None, url: str | None, as_json: bool) -> None:
 
 
 @click.command()
-def keygen() -> None:
+@common_options
+def keygen(as_json: bool) -> None:
     """Print a new random AES-256 key for encryption at rest."""
-    click.echo(new_key())
+    key = new_key()
+    if as_json:
+        emit_json({"key": key, "variable": KEY_VARIABLE})
+    else:
+        click.echo(key)
     click.echo(f"keep it secret; give it to the store as {KEY_VARIABLE}", err=True)
 
 

@@ -348,6 +348,31 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("explain"):
             return self._audit.explain(ctx, user, scope, instant)
 
+    def keys_with_prefix(self, prefix: str, *, limit: int = 10) -> list[SessionKey]:
+        """Up to `limit` keys ever written (live or ended) that start with `prefix`, in
+        code-point order: one indexed range scan, whatever the log's size. Tools resolve
+        a short key with it, as git does a short hash.
+
+        Raises `SessionError(invalid_input)` for a prefix with NUL or lone surrogates, or a
+        `limit` below 1."""
+        if not isinstance(prefix, str):
+            raise invalid_input(f"prefix must be a string, got {type(prefix).__name__}")
+        if prefix:
+            SessionKey(prefix)  # what no key can hold (NUL, lone surrogates) is refused
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise invalid_input(f"limit must be a positive int, got {limit!r}")
+        with self._database("keys_with_prefix"):
+            return [SessionKey(key) for key in self._models.keys_with_prefix(prefix, limit)]
+
+    def sessions_due(self, now: datetime | None = None) -> list[SessionKey]:
+        """The live sessions past their deadline whose expiry is not recorded yet: what
+        `sweep_expired(now)` would expire, read from the index, writing nothing.
+
+        Raises `SessionError(invalid_input)` for a naive `now`."""
+        instant = self._instant(now)
+        with self._database("sessions_due"):
+            return [SessionKey(key) for key in self._models.due_sessions(instant)]
+
     def verify(self) -> VerifyReport:
         """Checks the log's hash chains, the stream heads and the read models against
         the log; a damaged log is reported, not raised.

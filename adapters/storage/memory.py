@@ -121,6 +121,10 @@ class LockedReader:
         with self._lock:
             return self._models.due_sessions(now)
 
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        with self._lock:
+            return self._models.keys_with_prefix(prefix, limit)
+
     def load_all(self) -> MemoryReadModels:
         with self._lock:
             return self._models.load_all()

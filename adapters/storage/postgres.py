@@ -48,6 +48,7 @@ def tables_in(schema: str, events_table: str) -> SqlReadModels:
             "WHERE originator_id = %s AND originator_version = %s)"
         ),
         stream_param=lambda stream: stream,
+        code_point_order=' COLLATE "C"',
     )
 
 

@@ -65,13 +65,17 @@ def address(conninfo: str) -> str:
 
 
 @contextmanager
-def schema_to_create(settings: Mapping[str, str]) -> Iterator[bool]:
+def schema_to_create(settings: Mapping[str, str], *, create: bool = True) -> Iterator[bool]:
     """Whether the store's tables must still be created; while they are, an advisory lock
-    keeps other processes opening the same new database from racing to create them."""
+    keeps other processes opening the same new database from racing to create them.
+    `create=False` only answers, with no lock and no DDL."""
     schema = schema_of(settings)
     with connect(settings) as connection:
         if _tables_exist(connection, schema):
             yield False
+            return
+        if not create:
+            yield True
             return
         connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         with refused_ddl():
@@ -96,6 +100,22 @@ def refused_ddl() -> Iterator[None]:
             "create them once as their owner: greentic-session setup --url <owner's URL> "
             "--grant-to <this role>",
         ) from exc
+
+
+def add_missing_indexes(settings: Mapping[str, str], indexes: Mapping[str, str]) -> list[str]:
+    """Create the indexes (name: its `CREATE INDEX IF NOT EXISTS` statement) that are
+    missing, as in a schema set up by an earlier version: a store whose tables exist opens
+    without DDL, so only `setup`, run as the owner, adds them. Returns the statements run."""
+    schema = schema_of(settings)
+    done: list[str] = []
+    with connect(settings) as connection:
+        for name, statement in indexes.items():
+            qualified = sql.Identifier(schema, name).as_string(connection)
+            found = connection.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()
+            if found is None or found[0] is None:
+                connection.execute(statement.encode())
+                done.append(statement)
+    return done
 
 
 def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:

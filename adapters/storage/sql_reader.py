@@ -8,7 +8,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from greentic_session.adapters.storage.encryption import ContentSealer
-from greentic_session.adapters.storage.sql_tables import SqlReadModels, from_micros, to_micros
+from greentic_session.adapters.storage.sql_tables import (
+    SqlReadModels,
+    from_micros,
+    prefix_range,
+    to_micros,
+)
 from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
@@ -58,6 +63,14 @@ class SqlReadModelReader(ABC):
     def due_sessions(self, now: datetime) -> list[str]:
         return [row[0] for row in self.fetch(self.tables.select_due, (to_micros(now),))]
 
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """One range scan of the heads' key index (every key ever written is there)."""
+        low, high = prefix_range(prefix)
+        if high is None:
+            rows = self.fetch(self.tables.select_keys_from, (low, limit))
+        else:
+            rows = self.fetch(self.tables.select_keys_between, (low, high, limit))
+        return [row[0] for row in rows]
 
 
 class RowCursor(Protocol):

@@ -30,6 +30,9 @@ Statement = tuple[str, tuple[Any, ...]]
 # What a rebuild replaces; `gs_stream_heads` (the anchor) is never rebuilt.
 READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
 
+# Session keys by code point, for a key-prefix lookup: one range scan.
+HEADS_KEY_INDEX = "gs_stream_heads_by_key"
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -43,6 +46,20 @@ def from_micros(micros: int | None) -> datetime | None:
     return None if micros is None else _EPOCH + timedelta(microseconds=micros)
 
 
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """The keys starting with `prefix` are those from `prefix` (included) up to the bound
+    returned (excluded; None: no bound), in code-point order: the prefix with its last
+    code point incremented (past a maximal one, the one before it; surrogates skipped)."""
+    head = prefix
+    while head:
+        last = ord(head[-1])
+        if last < 0x10FFFF:
+            bumped = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1
+            return prefix, head[:-1] + chr(bumped)
+        head = head[:-1]
+    return prefix, None
+
+
 class SqlReadModels:
     """Statements over the read models `gs_session_state`, `gs_scope_index`,
     `gs_user_waits`, and the heads `gs_stream_heads` (the anchor, never rebuilt)."""
@@ -54,14 +71,25 @@ class SqlReadModels:
         placeholder: str,
         event_position: str,
         stream_param: Callable[[UUID], Any],
+        code_point_order: str = "",
     ) -> None:
         """`event_position`: a subquery giving the log position of the event with stream id
-        and version `?`, `?` (`stream_param` makes the id parameter)."""
+        and version `?`, `?` (`stream_param` makes the id parameter). `code_point_order`:
+        what makes text compare by code point (PostgreSQL's `COLLATE "C"`; SQLite's
+        default already does), so a range of keys is exactly the keys with a prefix."""
 
         def sql(text: str) -> str:
             return text.replace("{q}", qualifier).replace("?", placeholder)
 
         self._stream_param = stream_param
+        key = f"session_key{code_point_order}"
+        self.heads_key_index = sql(
+            f"CREATE INDEX IF NOT EXISTS {HEADS_KEY_INDEX} ON {{q}}gs_stream_heads ({key})"
+        )
+        keys_from = f"SELECT session_key FROM {{q}}gs_stream_heads WHERE {key} >= ?"
+        order = f" ORDER BY {key} LIMIT ?"
+        self.select_keys_between = sql(f"{keys_from} AND {key} < ?{order}")
+        self.select_keys_from = sql(keys_from + order)
         self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
 
         self.create_statements = [
@@ -95,6 +123,7 @@ class SqlReadModels:
                 "stream_id TEXT PRIMARY KEY, session_key TEXT NOT NULL, "
                 "version BIGINT NOT NULL, hash TEXT NOT NULL)"
             ),
+            self.heads_key_index,
         ]
         self.projection_tables = [sql(f"{{q}}{name}") for name in READ_MODEL_TABLES]
         self.select_state = sql(

@@ -114,13 +114,16 @@ class SQLiteReadModelReader(SqlReadModelReader):
             return read_all(cursor, self.tables)
 
 
-def open_sqlite_log(path: str, log_settings: Mapping[str, str]) -> OpenedLog:
+def open_sqlite_log(
+    path: str, log_settings: Mapping[str, str], *, create_tables: bool = True
+) -> OpenedLog:
+    """`create_tables`: False when they exist, so that opening runs no DDL."""
     log = SessionLog(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteSessionRecorder",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "y" if create_tables else "n",
             **log_settings,
         }
     )

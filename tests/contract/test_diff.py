@@ -7,6 +7,7 @@ import json
 import jsonpatch
 
 from greentic_session import AuditedSessionStore, SessionCursor
+from greentic_session.domain.instants import instant_text
 from tests.contract.audit_helpers import CTX, SCOPE, TTL, USER, data, raises_invalid, wait
 from tests.support import FakeClock
 
@@ -84,7 +85,7 @@ def test_diff_shows_the_wait_and_deadline_registered_between_versions(
     assert changes == {
         "wait.scope": (None, SCOPE.model_dump(mode="json")),
         "wait.user_id": (None, USER),
-        "expires_at": (None, (fake_clock.now + TTL).isoformat()),
+        "expires_at": (None, instant_text(fake_clock.now + TTL)),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from greentic_session import AuditedSessionStore, SessionKey, UserId
+from greentic_session.domain.instants import instant_text
 from greentic_session.domain.rules import scope_key, user_key
 from tests.contract.audit_helpers import (
     CTX,
@@ -62,7 +63,7 @@ def test_explain_says_which_session_superseded_the_wait(
     assert explanation.session_key == "second"
     assert first in explanation.reason
     assert "superseded by second" in explanation.reason
-    assert taken.isoformat() in explanation.reason
+    assert instant_text(taken) in explanation.reason
 
 
 def test_explain_says_when_the_wait_was_cleared(
@@ -78,7 +79,7 @@ def test_explain_says_when_the_wait_was_cleared(
 
     assert explanation.session_key is None
     assert "cleared" in explanation.reason
-    assert key in explanation.reason and cleared.isoformat() in explanation.reason
+    assert key in explanation.reason and instant_text(cleared) in explanation.reason
 
 
 def test_explain_says_when_the_wait_expired(
@@ -94,7 +95,7 @@ def test_explain_says_when_the_wait_expired(
 
     assert explanation.session_key is None is store.find_wait_by_scope(CTX, USER, SCOPE)
     assert "expired" in explanation.reason
-    assert key in explanation.reason and deadline.isoformat() in explanation.reason
+    assert key in explanation.reason and instant_text(deadline) in explanation.reason
 
 
 def test_explain_says_when_a_recorded_expiry_ended_the_wait(
@@ -110,7 +111,7 @@ def test_explain_says_when_a_recorded_expiry_ended_the_wait(
 
     assert explanation.session_key is None
     assert "expired" in explanation.reason
-    assert key in explanation.reason and deadline.isoformat() in explanation.reason
+    assert key in explanation.reason and instant_text(deadline) in explanation.reason
 
 
 def test_explain_says_when_the_session_was_removed(
@@ -125,7 +126,7 @@ def test_explain_says_when_the_session_was_removed(
 
     assert explanation.session_key is None
     assert "removed" in explanation.reason
-    assert key in explanation.reason and removed.isoformat() in explanation.reason
+    assert key in explanation.reason and instant_text(removed) in explanation.reason
 
 
 def test_explain_says_the_wait_is_stored_under_another_team(store: AuditedSessionStore) -> None:

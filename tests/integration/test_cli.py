@@ -95,7 +95,7 @@ def test_history_prints_a_plain_table_of_every_event(url: str, refund: str) -> N
     lines = out.splitlines()
     assert lines[0] == f"history of {refund}: 3 events"
     assert lines[1].split()[:4] == ["v", "pos", "recorded", "(UTC)"]
-    assert "2025-01-01T12:05:00Z  wait_superseded by survey-1" in out
+    assert "2025-01-01T12:05:00.000000Z  wait_superseded by survey-1" in out
     assert "refund / ask_order_number" in out and "chat-42/refund" in out
 
 
@@ -247,8 +247,17 @@ def test_waits_lists_the_users_waiting_sessions_with_flow_and_node(url: str, ref
     assert refund not in out
 
 
-def test_waits_json_is_the_list_of_keys(url: str, refund: str) -> None:
-    assert cli_json("waits", *CALLER, "--url", url) == ["survey-1"]
+def test_waits_json_has_the_fields_of_the_table(url: str, refund: str) -> None:
+    assert cli_json("waits", *CALLER, "--url", url) == [
+        {
+            "session_key": "survey-1",
+            "flow_id": "survey",
+            "node_pointer": "ask_rating",
+            "wait_reason": None,
+            "expires_at": None,
+            "live": True,
+        }
+    ]
 
 
 def test_explain_shows_the_takeover_that_kept_a_reply_from_the_first_session(

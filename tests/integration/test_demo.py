@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from greentic_session import open_store
+from greentic_session.adapters.bootstrap.urls import URL_VARIABLE
 from greentic_session.adapters.cli.demo import run_demo
+from tests.support import make_ctx, make_data
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_EVENT_KINDS = [
@@ -53,3 +58,45 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def test_the_demo_never_records_an_event_later_than_the_real_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    run_demo(url, lambda line: None)
+    finished = datetime.now(UTC)
+    with open_store(url) as store:
+        recorded = [event.timestamp for event in store.events()]
+    assert len(recorded) == 11
+    assert max(recorded) <= finished
+
+
+def test_the_demo_without_url_writes_a_new_file_it_names_never_the_users_store(
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "mine.db"
+    env = {**os.environ, URL_VARIABLE: f"sqlite:///{users}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "greentic_session", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not users.exists()
+    (made,) = tmp_path.glob("greentic-session-demo-*.db")
+    assert done.stdout.splitlines()[0] == f"store: sqlite:///{made.name}"
+
+
+def test_the_demo_refuses_a_store_that_already_holds_sessions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'mine.db'}"
+    ctx = make_ctx(user="alice")
+    with open_store(url) as store:
+        store.create_session(ctx, make_data(ctx))
+    done = run_cli("demo", "--url", url)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: conflict: {url} already holds sessions")
+    with open_store(url) as store:
+        assert len(list(store.events())) == 1

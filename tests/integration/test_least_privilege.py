@@ -118,6 +118,23 @@ def test_the_runtime_role_can_reopen_the_store_without_ddl(set_up: Deployment) -
         assert store.get_session(key) == make_data(CTX)
 
 
+def test_the_read_commands_run_under_the_runtime_role(set_up: Deployment) -> None:
+    with open_store(set_up.runtime_url) as store:
+        key = store.create_session(CTX, make_data(CTX))
+    with open_store(set_up.runtime_url, create=False) as store:
+        assert store.get_session(key) == make_data(CTX)
+    for command in (["verify"], ["history", key[:8]], ["export", "-"]):
+        result = run_console_script(*command, "--url", set_up.runtime_url)
+        assert result.returncode == 0, (command, result.stderr)
+
+
+def test_the_runtime_role_reading_a_schema_not_set_up_is_not_found(
+    deployment: Deployment,
+) -> None:
+    with raises_code(ErrorCode.NOT_FOUND):
+        open_store(deployment.runtime_url, create=False)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
