@@ -167,7 +167,7 @@ def test_show_of_a_removed_session_says_who_ended_it_and_how_to_see_its_past(
 
     assert (status, out) == (1, "")
     assert err == (
-        f"error: not_found: no session {refund} now: it was removed at 2025-01-01T12:10:00Z "
+        f"error: not_found: no session {refund} now: it was removed at 2025-01-01T12:10:00.000000Z "
         f"by ops-bob; see its past with `show {refund} --version N` (N from 1 to 4) "
         f"or `history {refund}`\n"
     )
@@ -180,7 +180,7 @@ def test_show_of_a_cleared_session_says_how_to_see_its_past(url: str, refund: st
     status, _, err = cli("show", "survey-1", "--url", url)
 
     assert status == 1
-    assert "its wait was cleared at 2025-01-01T12:10:00Z" in err
+    assert "its wait was cleared at 2025-01-01T12:10:00.000000Z" in err
     assert "`show survey-1 --version N` (N from 1 to 3) or `history survey-1`" in err
 
 
@@ -192,7 +192,7 @@ def test_show_of_a_session_past_its_deadline_says_when_it_expired(url: str) -> N
     status, _, err = cli("show", "short", "--url", url)
 
     assert status == 1
-    assert "no session short now: it expired at 2025-01-01T12:01:00Z" in err
+    assert "no session short now: it expired at 2025-01-01T12:01:00.000000Z" in err
     assert "`show short --version N` (N from 1 to 2)" in err
 
 
