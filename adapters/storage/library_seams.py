@@ -7,9 +7,9 @@ breaks it: 1 and the SQLite parts of 4 and 5 in
 `tests/integration/test_library_assumptions_sqlite.py`; 2, 3 and the PostgreSQL parts of 4
 and 5 in `tests/integration/test_library_assumptions_postgres.py`; 6 to 9, with the version
 range, in `tests/unit/test_library_assumptions.py`; 10 in
-`tests/integration/test_library_assumptions_postgres.py`. `tests/unit/test_library_private_names.py`
-checks that no other module of `domain/`, `projections/` or `adapters/` touches a private
-name of the library.
+`tests/integration/test_library_assumptions_postgres.py`.
+`tests/unit/test_library_private_names.py` checks that no other module of `domain/`,
+`projections/` or `adapters/` touches a private name of the library.
 
 Reached only through this module (private or undocumented):
 
