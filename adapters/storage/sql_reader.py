@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from greentic_session.adapters.storage.encryption import ContentSealer
 from greentic_session.adapters.storage.sql_tables import (
+    KEY_INDEX_CHARS,
     SqlReadModels,
     from_micros,
     prefix_range,
@@ -65,12 +66,16 @@ class SqlReadModelReader(ABC):
 
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """One range scan of the heads' key index (every key ever written is there)."""
+        head_low, head_high = prefix_range(prefix[:KEY_INDEX_CHARS])
         low, high = prefix_range(prefix)
-        if high is None:
-            rows = self.fetch(self.tables.select_keys_from, (low, limit))
-        else:
-            rows = self.fetch(self.tables.select_keys_between, (low, high, limit))
-        return [row[0] for row in rows]
+        params: list[object] = [head_low]
+        if head_high is not None:
+            params.append(head_high)
+        params.append(low)
+        if high is not None:
+            params.append(high)
+        statement = self.tables.select_keys[head_high is not None, high is not None]
+        return [row[0] for row in self.fetch(statement, (*params, limit))]
 
 
 class RowCursor(Protocol):

@@ -32,6 +32,7 @@ READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
 
 # Session keys by code point, for a key-prefix lookup: one range scan.
 HEADS_KEY_INDEX = "gs_stream_heads_by_key"
+KEY_INDEX_CHARS = 64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -82,14 +83,24 @@ class SqlReadModels:
             return text.replace("{q}", qualifier).replace("?", placeholder)
 
         self._stream_param = stream_param
+        # The index holds the keys' first characters only: a btree entry has a size limit
+        # (PostgreSQL's is 2,704 bytes) and keys have none.
+        head = f"substr(session_key, 1, {KEY_INDEX_CHARS}){code_point_order}"
         key = f"session_key{code_point_order}"
         self.heads_key_index = sql(
-            f"CREATE INDEX IF NOT EXISTS {HEADS_KEY_INDEX} ON {{q}}gs_stream_heads ({key})"
+            f"CREATE INDEX IF NOT EXISTS {HEADS_KEY_INDEX} ON {{q}}gs_stream_heads ({head})"
         )
-        keys_from = f"SELECT session_key FROM {{q}}gs_stream_heads WHERE {key} >= ?"
-        order = f" ORDER BY {key} LIMIT ?"
-        self.select_keys_between = sql(f"{keys_from} AND {key} < ?{order}")
-        self.select_keys_from = sql(keys_from + order)
+        self.select_keys: dict[tuple[bool, bool], str] = {}
+        """By (head bounded above, key bounded above): the range of heads the index
+        finds, narrowed to the range of whole keys."""
+        for head_bounded in (True, False):
+            for key_bounded in (True, False):
+                where = [f"{head} >= ?"] + [f"{head} < ?"] * head_bounded + [f"{key} >= ?"]
+                where += [f"{key} < ?"] * key_bounded
+                self.select_keys[head_bounded, key_bounded] = sql(
+                    f"SELECT session_key FROM {{q}}gs_stream_heads WHERE {' AND '.join(where)} "
+                    f"ORDER BY {head}, {key} LIMIT ?"
+                )
         self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
 
         self.create_statements = [

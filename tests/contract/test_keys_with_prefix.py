@@ -3,6 +3,8 @@ way tools resolve a short key."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from greentic_session import AuditedSessionStore, ErrorCode, EventSourcedSessionStore
@@ -57,3 +59,14 @@ def test_keys_with_prefix_refuses_what_no_key_can_hold(
 def test_keys_with_prefix_refuses_a_limit_below_one(keyed: EventSourcedSessionStore) -> None:
     with raises_code(ErrorCode.INVALID_INPUT):
         keyed.keys_with_prefix("a", limit=0)
+
+
+def test_keys_with_prefix_tells_long_keys_apart_past_their_indexed_head(
+    store: AuditedSessionStore,
+) -> None:
+    assert isinstance(store, EventSourcedSessionStore)
+    head = "".join(hashlib.sha256(str(n).encode()).hexdigest() for n in range(64))  # 4,096
+    for n, key in enumerate([head + "-a1", head + "-a2", head + "-b"]):
+        store.register_wait(CTX, "alice", make_scope(f"long-{n}"), key, data("n"))
+    assert store.keys_with_prefix(head + "-a") == [head + "-a1", head + "-a2"]
+    assert store.keys_with_prefix(head[:100]) == [head + "-a1", head + "-a2", head + "-b"]

@@ -72,9 +72,10 @@ def test_a_whole_key_wins_over_the_longer_keys_it_begins(tmp_path: Path) -> None
 def test_the_prefix_lookup_on_sqlite_is_a_search_of_the_heads_key_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     seed(url, ["0123456789abcdef"])
-    statement = sqlite_tables().select_keys_between
+    statement = sqlite_tables().select_keys[True, True]
     with closing(sqlite3.connect(tmp_path / "store.db")) as connection:
-        plan = connection.execute(f"EXPLAIN QUERY PLAN {statement}", ("a", "b", 3)).fetchall()
+        params = ("a", "b", "a", "b", 3)
+        plan = connection.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
     assert any(HEADS_KEY_INDEX in row[-1] and "SEARCH" in row[-1] for row in plan), plan
 
 
@@ -84,10 +85,11 @@ def test_the_prefix_lookup_on_postgres_can_use_the_heads_key_index(
 ) -> None:
     seed(store_url, ["0123456789abcdef"])
     schema = parse_qs(urlsplit(store_url).query)["schema"][0]
-    statement = tables_in(schema, f'"{schema}".events').select_keys_between
+    statement = tables_in(schema, f'"{schema}".events').select_keys[True, True]
     with psycopg.connect(pg_dsn) as connection:
         connection.execute("SET enable_seqscan = off")
-        plan = connection.execute(f"EXPLAIN {statement}", ("a", "b", 3)).fetchall()
+        params = ("a", "b", "a", "b", 3)
+        plan = connection.execute(f"EXPLAIN {statement}", params).fetchall()
     assert any(HEADS_KEY_INDEX in row[0] for row in plan), plan
 
 
