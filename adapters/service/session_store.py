@@ -14,6 +14,7 @@ from typing import IO, TypeVar
 from uuid import uuid4
 
 from greentic_session.adapters.service.audit_trail import AuditTrail
+from greentic_session.adapters.service.event_transfer import EventTransfer
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.service.unit_of_work import UnitOfWork, WriteLoop
 from greentic_session.adapters.storage.database_errors import database_errors
@@ -23,6 +24,7 @@ from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.operation import trace_of
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import (
     ensure_context_size,
     expect,
@@ -43,6 +45,9 @@ from greentic_session.projections.replay import rebuild
 
 T = TypeVar("T")
 
+SWEEP_BATCH = 100
+"""Expiries a sweep records per transaction."""
+
 
 class EventSourcedSessionStore(AuditedSessionStore):
     def __init__(
@@ -59,6 +64,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._models = opened.read_models
         self._audit = AuditTrail(log_app, opened.log_access)
         self._audit.check_key()
+        self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
         self._clock = options.clock
         self._writer = WriteLoop(log_app, opened.read_models, self._clock)
         self._closed = False
@@ -216,38 +222,56 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("explain"):
             return self._audit.explain(ctx, user, scope, instant)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, progress: Progress | None = None) -> VerifyReport:
+        """`progress` is accepted and not called yet."""
         with self._database("verify"):
             return self._audit.verify()
 
-    def rebuild_projections(self) -> None:
+    def rebuild_projections(self, *, progress: Progress | None = None) -> None:
+        """`progress` is accepted and not called yet."""
         with self._database("rebuild_projections"):
             self._audit.rebuild_projections()
 
-    def sweep_expired(self, now: datetime | None = None) -> int:
+    def sweep_expired(
+        self, now: datetime | None = None, *, progress: Progress | None = None
+    ) -> int:
+        """The sessions due at `now` are listed first (their keys: bounded by the live
+        sessions), then expired `SWEEP_BATCH` to a transaction; `progress` counts them."""
         instant = self._instant(now)
         if instant > self._clock():
             raise invalid_input("sweep_expired: now is later than the store's clock")
+        report = progress or no_progress
         with self._database("sweep_expired"):
             due = self._models.due_sessions(instant)
 
-        def expire(key: SessionKey) -> Callable[[UnitOfWork], bool]:
-            def command(unit: UnitOfWork) -> bool:
-                session = unit.load(key)
-                return session is not None and session.expire_if_due(unit.op)
+        def expire(keys: list[str]) -> Callable[[UnitOfWork], int]:
+            def command(unit: UnitOfWork) -> int:
+                sessions = (unit.load(SessionKey(key)) for key in keys)
+                return sum(s is not None and s.expire_if_due(unit.op) for s in sessions)
 
             return command
 
-        return sum(self._write(expire(SessionKey(key)), None, instant) for key in due)
+        expired = 0
+        for start in range(0, len(due), SWEEP_BATCH):
+            expired += self._write(expire(due[start : start + SWEEP_BATCH]), None, instant)
+            report(min(start + SWEEP_BATCH, len(due)), len(due))
+        report(len(due), len(due))
+        return expired
 
-    def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
+    def export_events(
+        self,
+        fp: IO[str],
+        *,
+        tenant: TenantId | str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         tenant = None if tenant is None else TenantId(tenant)
         with self._database("export_events"):
-            return self._audit.export_events(fp, tenant)
+            return self._transfer.export_events(fp, tenant, progress or no_progress)
 
-    def import_events(self, fp: IO[str]) -> int:
+    def import_events(self, fp: IO[str], *, progress: Progress | None = None) -> int:
         with self._database("import_events"):
-            return self._audit.import_events(fp)
+            return self._transfer.import_events(fp, progress or no_progress)
 
     def events(self) -> Iterator[Session.Event]:
         """Every event in the log, in log (commit) order."""
