@@ -13,8 +13,10 @@ import click
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli.options import store_options
 from greentic_session.adapters.cli.output import answer, say
+from greentic_session.adapters.cli.progress import progress_bar
 from greentic_session.adapters.cli.render import report
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
+from greentic_session.domain.progress import Progress
 
 STDIO = "-"
 
@@ -64,8 +66,8 @@ class InputFile(click.File):
 @store_options
 def verify(url: str | None, as_json: bool) -> None:
     """Check hash chains, stream heads and read models against the log (exit 1 on problems)."""
-    with open_store(url) as store:
-        result = store.verify()
+    with open_store(url) as store, progress_bar("verifying", as_json=as_json) as progress:
+        result = store.verify(progress=progress)
     answer(as_json, result, report(result))
     if not result.ok:
         sys.exit(1)
@@ -75,8 +77,8 @@ def verify(url: str | None, as_json: bool) -> None:
 @store_options
 def rebuild(url: str | None, as_json: bool) -> None:
     """Rebuild every read model from the log, in one transaction."""
-    with open_store(url) as store:
-        store.rebuild_projections()
+    with open_store(url) as store, progress_bar("rebuilding", as_json=as_json) as progress:
+        store.rebuild_projections(progress=progress)
     answer(as_json, {"rebuilt": True}, "read models rebuilt from the log")
 
 
@@ -84,8 +86,8 @@ def rebuild(url: str | None, as_json: bool) -> None:
 @store_options
 def sweep(url: str | None, as_json: bool) -> None:
     """Record the expiry of every live session past its deadline."""
-    with open_store(url) as store:
-        count = store.sweep_expired()
+    with open_store(url) as store, progress_bar("sweeping", as_json=as_json) as progress:
+        count = store.sweep_expired(progress=progress)
     answer(as_json, {"expired": count}, f"recorded the expiry of {count} sessions")
 
 
@@ -95,8 +97,8 @@ def sweep(url: str | None, as_json: bool) -> None:
 @store_options
 def export(tenant: str | None, file: str, url: str | None, as_json: bool) -> None:
     """Write the log to FILE as JSON Lines (- for stdout; the count then goes to stderr)."""
-    with open_store(url) as store:
-        count = _export(store, file, tenant)
+    with open_store(url) as store, progress_bar("exporting", as_json=as_json) as progress:
+        count = _export(store, file, tenant, progress)
     if file == STDIO:
         say(f"exported {count} events", stderr=True)
     else:
@@ -109,16 +111,18 @@ def export(tenant: str | None, file: str, url: str | None, as_json: bool) -> Non
 @store_options
 def import_(file: IO[str], url: str | None, as_json: bool) -> None:
     """Load an export from FILE (- for stdin) into an empty store."""
-    with open_store(url) as store:
+    with open_store(url) as store, progress_bar("importing", as_json=as_json) as progress:
         try:
-            count = store.import_events(file)
+            count = store.import_events(file, progress=progress)
         except OSError as exc:  # a device or special file that cannot be read
             raise click.FileError(file.name, hint=exc.strerror or str(exc)) from exc
     shown = click.format_filename(file.name)
     answer(as_json, {"imported": count}, f"imported {count} events from {shown}")
 
 
-def _export(store: EventSourcedSessionStore, file: str, tenant: str | None) -> int:
+def _export(
+    store: EventSourcedSessionStore, file: str, tenant: str | None, progress: Progress
+) -> int:
     """Written to a temporary file renamed at the end: a failed export leaves no half file.
 
     Only a regular file (or a new one) is replaced that way: a device such as /dev/null, or
@@ -126,7 +130,7 @@ def _export(store: EventSourcedSessionStore, file: str, tenant: str | None) -> i
     """
     try:
         with click.open_file(file, "w", encoding="utf-8", atomic=_replaceable(file)) as fp:
-            return store.export_events(fp, tenant=tenant)
+            return store.export_events(fp, tenant=tenant, progress=progress)
     except OSError as exc:
         raise click.FileError(file, hint=exc.strerror or str(exc)) from exc
 
