@@ -2,14 +2,15 @@
 
     python -m benchmarks.import_scale generate /tmp/export-100k.jsonl --events 100000
     python -m benchmarks.import_scale import /tmp/export-100k.jsonl --url sqlite:////tmp/x.db
+    python -m benchmarks.import_scale export /tmp/again.jsonl --url sqlite:////tmp/x.db
 
 The export is made by the project's own code: sessions driven through the public API of
 in-memory stores with a fake clock (the realistic mix of the scale issue: created, updated
 with a ~1 KB context, parked on a scope with a 1 h TTL, updated again, then cleared (60%),
 removed (30%) or left waiting), each store exported, and the exports concatenated with
 their positions renumbered. A memory store holds only one chunk at a time, so generating a
-million events stays within a few hundred MB. `import` prints the wall time, the rate and
-the peak RSS (`resource.getrusage`) of its own process.
+million events stays within a few hundred MB. `import` and `export` print the wall time, the
+rate and the peak RSS (`resource.getrusage`) of their own process.
 """
 
 from __future__ import annotations
@@ -89,6 +90,18 @@ def import_file(url: str, path: str) -> None:
     )
 
 
+def export_store(url: str, path: str) -> None:
+    with open_store(url) as store, open(path, "w", encoding="utf-8") as fp:
+        start = time.perf_counter()
+        count = store.export_events(fp)
+        seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"exported {count} events in {seconds:.1f} s ({count / seconds:,.0f} events/s), "
+        f"peak RSS {peak_mb:.0f} MB"
+    )
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,11 +111,16 @@ def main(argv: list[str]) -> None:
     load = commands.add_parser("import")
     load.add_argument("path")
     load.add_argument("--url", required=True)
+    dump = commands.add_parser("export")
+    dump.add_argument("path")
+    dump.add_argument("--url", required=True)
     args = parser.parse_args(argv)
     if args.command == "generate":
         print(f"wrote {generate(args.path, args.events)} events to {args.path}")
-    else:
+    elif args.command == "import":
         import_file(args.url, args.path)
+    else:
+        export_store(args.url, args.path)
 
 
 if __name__ == "__main__":
