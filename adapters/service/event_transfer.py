@@ -51,7 +51,10 @@ class EventTransfer:
         """One pass over the log, a page at a time, up to the last position when it starts
         (later writes are left out), into a temporary file; only once every chain checked
         out is that copied to `fp`. So a broken log writes nothing (an import would refuse
-        it), and the temporary file needs the export's size on the disk of `TMPDIR`.
+        it), and the temporary file needs the export's size on the disk of `TMPDIR`. On
+        PostgreSQL, positions can commit out of order: a write still committing when the
+        export starts may be in it or not, but any later event of its stream was numbered
+        after it committed, so past the end: each stream goes out as an unbroken prefix.
 
         `tenant`: a stream is exported whole or not at all, so only streams whose every
         life belongs to the tenant go out; which they are is known only at the end of the
