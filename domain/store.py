@@ -11,6 +11,7 @@ from typing import IO, Self
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.progress import Progress
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
@@ -153,15 +154,30 @@ class AuditedSessionStore(SessionStore):
         """Every read model rebuilt from the log, in one transaction."""
 
     @abstractmethod
-    def sweep_expired(self, now: datetime | None = None, *, ctx: TenantCtx | None = None) -> int:
+    def sweep_expired(
+        self,
+        now: datetime | None = None,
+        *,
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Record the expiry of each live session past its deadline; how many.
 
-        `ctx`: the caller's context, whose actor and trace ids each recorded expiry carries."""
+        `ctx`: the caller's context, whose actor and trace ids each recorded expiry carries.
+        `progress`: called with the sessions done out of those due."""
 
     @abstractmethod
-    def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
-        """JSON Lines, one event per line with its hashes; how many were written."""
+    def export_events(
+        self,
+        fp: IO[str],
+        *,
+        tenant: TenantId | str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """JSON Lines, one event per line with its hashes; how many were written.
+        `progress`: called with the log's events read out of its length."""
 
     @abstractmethod
-    def import_events(self, fp: IO[str]) -> int:
-        """Load an export into this (empty) store; how many events were loaded."""
+    def import_events(self, fp: IO[str], *, progress: Progress | None = None) -> int:
+        """Load an export into this (empty) store; how many events were loaded.
+        `progress`: called with the lines checked, then the events written."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sysconfig
 import threading
@@ -133,3 +134,31 @@ def run_console_script(
         timeout=120,
         check=False,
     )
+
+
+def run_on_a_terminal(*args: str) -> tuple[int, str]:
+    """`greentic-session` with stdin, stdout and stderr on a pseudo-terminal, as in an
+    interactive shell (an 80-column xterm); its exit status and everything it wrote."""
+    script = Path(sysconfig.get_path("scripts")) / "greentic-session"
+    clean = {name: value for name, value in os.environ.items() if name not in _CLI_VARIABLES}
+    main, secondary = pty.openpty()
+    with subprocess.Popen(
+        [str(script), *args],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**clean, "TERM": "xterm", "COLUMNS": "80"},
+    ) as process:
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(main)
+        status = process.wait(timeout=120)
+    return status, output.decode("utf-8", errors="replace")

@@ -13,9 +13,11 @@ import click
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli.options import store_options
 from greentic_session.adapters.cli.output import answer, say
+from greentic_session.adapters.cli.progress import progress_bar
 from greentic_session.adapters.cli.render import report
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.progress import Progress
 
 STDIO = "-"
 
@@ -65,8 +67,11 @@ class InputFile(click.File):
 @store_options
 def verify(url: str | None, as_json: bool) -> None:
     """Check hash chains, stream heads and read models against the log (exit 1 on problems)."""
-    with open_store(url, create=False) as store:
-        result = store.verify()
+    with (
+        open_store(url, create=False) as store,
+        progress_bar("verifying", as_json=as_json) as progress,
+    ):
+        result = store.verify(progress=progress)
     answer(as_json, result, report(result))
     if not result.ok:
         sys.exit(1)
@@ -76,8 +81,11 @@ def verify(url: str | None, as_json: bool) -> None:
 @store_options
 def rebuild(url: str | None, as_json: bool) -> None:
     """Rebuild every read model from the log, in one transaction."""
-    with open_store(url, create=False) as store:
-        store.rebuild_projections()
+    with (
+        open_store(url, create=False) as store,
+        progress_bar("rebuilding", as_json=as_json) as progress,
+    ):
+        store.rebuild_projections(progress=progress)
     answer(as_json, {"rebuilt": True}, "read models rebuilt from the log")
 
 
@@ -86,17 +94,19 @@ def rebuild(url: str | None, as_json: bool) -> None:
 @store_options
 def sweep(dry_run: bool, url: str | None, as_json: bool) -> None:
     """Record the expiry of every live session past its deadline."""
-    with open_store(url, create=False) as store:
-        if dry_run:
-            due = store.sessions_due()
-        else:
-            count = store.sweep_expired()
     if dry_run:
+        with open_store(url, create=False) as store:
+            due = store.sessions_due()
         listed = "".join(f"\n  {key}" for key in due)
         human = f"would record the expiry of {len(due)} sessions (dry run: nothing written)"
         answer(as_json, {"dry_run": True, "due": [str(key) for key in due]}, human + listed)
-    else:
-        answer(as_json, {"expired": count}, f"recorded the expiry of {count} sessions")
+        return
+    with (
+        open_store(url, create=False) as store,
+        progress_bar("sweeping", as_json=as_json) as progress,
+    ):
+        count = store.sweep_expired(progress=progress)
+    answer(as_json, {"expired": count}, f"recorded the expiry of {count} sessions")
 
 
 @click.command()
@@ -113,8 +123,11 @@ def export(tenant: str | None, force: bool, file: str, url: str | None, as_json:
         raise SessionError(
             ErrorCode.CONFLICT, f"{shown} exists: give --force to replace it, or another name"
         )
-    with open_store(url, create=False) as store:
-        count = _export(store, file, tenant)
+    with (
+        open_store(url, create=False) as store,
+        progress_bar("exporting", as_json=as_json) as progress,
+    ):
+        count = _export(store, file, tenant, progress)
     if file == STDIO:
         say(f"exported {count} events", stderr=True)
     else:
@@ -127,16 +140,18 @@ def export(tenant: str | None, force: bool, file: str, url: str | None, as_json:
 @store_options
 def import_(file: IO[str], url: str | None, as_json: bool) -> None:
     """Load an export from FILE (- for stdin) into an empty store."""
-    with open_store(url) as store:
+    with open_store(url) as store, progress_bar("importing", as_json=as_json) as progress:
         try:
-            count = store.import_events(file)
+            count = store.import_events(file, progress=progress)
         except OSError as exc:  # a device or special file that cannot be read
             raise click.FileError(file.name, hint=exc.strerror or str(exc)) from exc
     shown = click.format_filename(file.name)
     answer(as_json, {"imported": count}, f"imported {count} events from {shown}")
 
 
-def _export(store: EventSourcedSessionStore, file: str, tenant: str | None) -> int:
+def _export(
+    store: EventSourcedSessionStore, file: str, tenant: str | None, progress: Progress
+) -> int:
     """Written to a temporary file renamed at the end: a failed export leaves no half file.
 
     Only a regular file (or a new one) is replaced that way: a device such as /dev/null, or
@@ -144,7 +159,7 @@ def _export(store: EventSourcedSessionStore, file: str, tenant: str | None) -> i
     """
     try:
         with click.open_file(file, "w", encoding="utf-8", atomic=_replaceable(file)) as fp:
-            return store.export_events(fp, tenant=tenant)
+            return store.export_events(fp, tenant=tenant, progress=progress)
     except OSError as exc:
         raise click.FileError(file, hint=exc.strerror or str(exc)) from exc
 

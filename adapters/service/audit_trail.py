@@ -1,26 +1,22 @@
 """The audit and debugging tools over one store's log: history, time travel, explain,
-diff, verify, rebuild, export and import. Reads go to the raw log, never the read models
-(except `verify`, which compares the two)."""
+diff, verify and rebuild (export and import are in `event_transfer`). Reads go to the raw
+log, never the read models (except `verify`, which compares the two)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any
 
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notification
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import MapperDeserialisationError, Notification
 
 from greentic_session.adapters.storage.encryption import check_key
 from greentic_session.adapters.storage.log_access import LogAccess
-from greentic_session.adapters.storage.session_log import READ_MODEL_CHANGES, SessionLog
+from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.domain.aggregate import EVENT_TOPICS, Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.chain import BrokenChain, ChainCheck
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 from greentic_session.domain.identifiers import SessionKey, UserId
 from greentic_session.domain.scope import ReplyScope
@@ -33,7 +29,6 @@ from greentic_session.projections import (
     session_diff,
     stream_history,
 )
-from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild
 from greentic_session.projections.stream_history import LoggedEvent
@@ -47,8 +42,6 @@ class AuditTrail:
     def __init__(self, log_app: SessionLog, recorder: LogAccess) -> None:
         self._log = log_app
         self._recorder = recorder
-        # Exports hold the events' JSON in clear, whatever compression or cipher the log uses.
-        self._plain_mapper: Mapper[Any] = Mapper(transcoder=log_app.mapper.transcoder)
 
     def check_key(self) -> None:
         """The first event decrypts with this store's key (or needs none): a wrong or missing
@@ -123,107 +116,6 @@ class AuditTrail:
 
         self._recorder.replace_read_models(build)
         log.info("read models rebuilt from the log")
-
-    # -- export and import -----------------------------------------------------------
-
-    def export_events(self, fp: IO[str], tenant: str | None) -> int:
-        """Refuses a log whose chains are broken, before writing anything (import would)."""
-        if not callable(getattr(fp, "write", None)):
-            raise invalid_input(f"export writes to a text file, got {type(fp).__name__}")
-        with damaged_log_errors("cannot export: "):
-            chain = ChainCheck()
-            tenants: dict[Any, set[str]] = {}
-            for _, event in self.logged_events():
-                chain.check(event)
-                _note_tenant(tenants, event)
-            streams = None if tenant is None else _streams_of(tenant, tenants)
-            keys: dict[Any, str] = {}
-            count = 0
-            for position, event in self.logged_events():
-                if isinstance(event, Session.Created):
-                    keys[event.originator_id] = event.session_key
-                if streams is None or event.originator_id in streams:
-                    line = self._line(position, event, keys[event.originator_id])
-                    fp.write(json.dumps(line) + "\n")
-                    count += 1
-        return count
-
-    def import_events(self, fp: IO[str]) -> int:
-        try:
-            lines = list(enumerate(fp, 1))
-        except UnicodeDecodeError as exc:
-            raise invalid_input(f"not an export: the file is not UTF-8 text ({exc})") from exc
-        except TypeError as exc:
-            raise invalid_input(f"import reads a text file, got {type(fp).__name__}") from exc
-        chain = ChainCheck()
-        events = [self._parse(number, line) for number, line in lines]
-        for event in events:
-            try:
-                chain.check(event)
-            except BrokenChain as exc:
-                raise invalid_input(f"{exc}; nothing was imported") from exc
-        if self._recorder.max_notification_id():
-            raise SessionError(
-                ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
-            )
-        if not events:
-            return 0
-        models = rebuild(events)
-        stored = [self._log.mapper.to_stored_event(event) for event in events]
-        self._log.recorder.insert_events(
-            stored, **{READ_MODEL_CHANGES: as_changes(models, heads=True)}
-        )
-        log.info("imported %d events", len(stored))
-        return len(stored)
-
-    def _line(self, position: int, event: Session.Event, key: str) -> dict[str, Any]:
-        state = dict(vars(event))
-        del state["originator_id"], state["originator_version"]
-        return {
-            "position": position,
-            "session_key": key,
-            "stream_id": str(event.originator_id),
-            "version": event.originator_version,
-            "type": event.kind,
-            "recorded_at": event.timestamp.isoformat(),
-            "hash": event.hash,
-            "prev_hash": event.prev_hash,
-            "topic": get_topic(type(event)),
-            "state": json.loads(self._log.mapper.transcoder.encode(state)),
-        }
-
-    def _parse(self, number: int, line: str) -> Session.Event:
-        try:
-            fields = json.loads(line)
-            if fields["topic"] not in EVENT_TOPICS:
-                raise ValueError(f"unknown event topic {fields['topic']!r}")
-            event = self._plain_mapper.to_domain_event(
-                Notification(
-                    id=number,
-                    originator_id=stream_id(fields["session_key"]),
-                    originator_version=int(fields["version"]),
-                    topic=fields["topic"],
-                    state=json.dumps(fields["state"]).encode(),
-                )
-            )
-        except (ValueError, KeyError, TypeError, SessionError) as exc:
-            raise invalid_input(f"line {number} is not an exported event: {exc}") from exc
-        assert isinstance(event, Session.Event)
-        return event
-
-
-def _note_tenant(tenants: dict[Any, set[str]], event: Session.Event) -> None:
-    data = getattr(event, "data", None)
-    if isinstance(data, dict):
-        tenants.setdefault(event.originator_id, set()).add(str(data["tenant_ctx"]["tenant_id"]))
-
-
-def _streams_of(tenant: str, tenants: dict[Any, set[str]]) -> set[Any]:
-    """Streams whose every life belongs to `tenant` (a stream is exported whole or not at all)."""
-    mixed = [stream for stream, found in tenants.items() if len(found) > 1 and tenant in found]
-    if mixed:
-        log.warning("%d streams held sessions of several tenants: not exported", len(mixed))
-    return {stream for stream, found in tenants.items() if found == {tenant}}
 
 
 REPLAY_ERRORS = (

@@ -14,6 +14,7 @@ from typing import IO, TypeVar
 from uuid import uuid4
 
 from greentic_session.adapters.service.audit_trail import AuditTrail
+from greentic_session.adapters.service.event_transfer import EventTransfer
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.service.unit_of_work import UnitOfWork, WriteLoop
 from greentic_session.adapters.storage.database_errors import database_errors
@@ -23,6 +24,7 @@ from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.operation import trace_of
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import (
     ensure_context_size,
     expect,
@@ -43,6 +45,9 @@ from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild
 
 T = TypeVar("T")
+
+SWEEP_BATCH = 100
+"""Expiries a sweep records per transaction."""
 
 
 class EventSourcedSessionStore(AuditedSessionStore):
@@ -69,6 +74,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._models = opened.read_models
         self._audit = AuditTrail(log_app, opened.log_access)
         self._audit.check_key()
+        self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
         self._clock = options.clock
         self._writer = WriteLoop(log_app, opened.read_models, self._clock)
         self._closed = False
@@ -373,18 +379,20 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("sessions_due"):
             return [SessionKey(key) for key in self._models.due_sessions(instant)]
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, progress: Progress | None = None) -> VerifyReport:
         """Checks the log's hash chains, the stream heads and the read models against
-        the log; a damaged log is reported, not raised.
+        the log; a damaged log is reported, not raised. `progress` is accepted and not
+        called yet.
 
         Raises `SessionError`: `unavailable` (database unreachable, store closed).
         """
         with self._database("verify"):
             return self._audit.verify()
 
-    def rebuild_projections(self) -> None:
+    def rebuild_projections(self, *, progress: Progress | None = None) -> None:
         """Rebuilds every read model from the log, in one transaction; readers and
-        writers meanwhile see the old models or the new ones, never a mix.
+        writers meanwhile see the old models or the new ones, never a mix. `progress` is
+        accepted and not called yet.
 
         Raises `SessionError`: `internal` when the log does not replay; `unavailable` (database
         unreachable, store closed).
@@ -392,11 +400,20 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("rebuild_projections"):
             self._audit.rebuild_projections()
 
-    def sweep_expired(self, now: datetime | None = None, *, ctx: TenantCtx | None = None) -> int:
+    def sweep_expired(
+        self,
+        now: datetime | None = None,
+        *,
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Records the expiry of every live session past its deadline at `now` (default:
         the store's clock); returns how many. Reads and writes already treat those
         sessions as gone: the sweep only writes the fact down. `ctx`: the caller's
         context, whose actor and trace ids each `wait_expired` event records.
+
+        The sessions due are listed first (their keys: bounded by the live sessions),
+        then expired `SWEEP_BATCH` to a transaction; `progress` counts them.
 
         Raises `SessionError`: `invalid_input` for a naive `now`, one later than the
         store's clock, or a `ctx` that is not a `TenantCtx`; `unavailable` (database
@@ -406,39 +423,52 @@ class EventSourcedSessionStore(AuditedSessionStore):
         instant = self._instant(now)
         if instant > self._clock():
             raise invalid_input("sweep_expired: now is later than the store's clock")
+        report = progress or no_progress
         with self._database("sweep_expired"):
             due = self._models.due_sessions(instant)
 
-        def expire(key: SessionKey) -> Callable[[UnitOfWork], bool]:
-            def command(unit: UnitOfWork) -> bool:
-                session = unit.load(key)
-                return session is not None and session.expire_if_due(unit.op)
+        def expire(keys: list[str]) -> Callable[[UnitOfWork], int]:
+            def command(unit: UnitOfWork) -> int:
+                sessions = (unit.load(SessionKey(key)) for key in keys)
+                return sum(s is not None and s.expire_if_due(unit.op) for s in sessions)
 
             return command
 
-        return sum(self._write(expire(SessionKey(key)), caller, instant) for key in due)
+        expired = 0
+        for start in range(0, len(due), SWEEP_BATCH):
+            expired += self._write(expire(due[start : start + SWEEP_BATCH]), caller, instant)
+            report(min(start + SWEEP_BATCH, len(due)), len(due))
+        report(len(due), len(due))
+        return expired
 
-    def export_events(self, fp: IO[str], *, tenant: TenantId | str | None = None) -> int:
+    def export_events(
+        self,
+        fp: IO[str],
+        *,
+        tenant: TenantId | str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Writes the log to the text file `fp` as JSON Lines, one event a line with its
         hashes, in log order (with `tenant`, only that tenant's streams); returns how many.
 
         Raises `SessionError`: `invalid_input` when `fp` is not a text file or `tenant` is
-        not a valid tenant id; `unavailable` (database unreachable, store closed).
+        not a valid tenant id; `internal` when the log's chains are broken (nothing is
+        written); `unavailable` (database unreachable, store closed).
         """
         tenant = None if tenant is None else TenantId(tenant)
         with self._database("export_events"):
-            return self._audit.export_events(fp, tenant)
+            return self._transfer.export_events(fp, tenant, progress or no_progress)
 
-    def import_events(self, fp: IO[str]) -> int:
+    def import_events(self, fp: IO[str], *, progress: Progress | None = None) -> int:
         """Loads an export (`export_events`) into this empty store, checking every hash;
         returns how many events were loaded. All or nothing.
 
         Raises `SessionError`: `conflict` when the store is not empty; `invalid_input` when `fp` is
-        not a text file or a line is not an intact exported event; `unavailable` (database
-        unreachable, store closed).
+        not a text file or a line is not an intact exported event; `internal` when the
+        database refuses the write; `unavailable` (database unreachable, store closed).
         """
         with self._database("import_events"):
-            return self._audit.import_events(fp)
+            return self._transfer.import_events(fp, progress or no_progress)
 
     def events(self) -> Iterator[Session.Event]:
         """Every event in the log, in log (commit) order (for tests and tools).

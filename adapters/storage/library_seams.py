@@ -17,7 +17,8 @@ Reached only through this module (private or undocumented):
    inserts the events on the caller's cursor, in the caller's transaction, without
    committing, and returns their rowids (the log positions) in order.
    Why: the SQLite recorder writes the read-model changes in the transaction that inserts
-   the events, so a write is all or nothing.
+   the events, so a write is all or nothing; an import calls it once per batch of events,
+   all in one transaction (`SQLiteSessionRecorder.import_log`).
    If it changes: appends fail, or events and read models could be committed apart.
 
 2. `without_retry`: the library's PostgreSQL recorder wraps `select_notifications` and
@@ -69,7 +70,9 @@ same tests check it):
    the statements of `construct_create_table_statements()` (SQLite) and of
    `sql_create_statements` (PostgreSQL), to which the backends add the read models'.
    Why: `sqlite.py` and `postgres.py` read the log in SQL, and PostgreSQL inserts the
-   events itself, with the read-model changes, in one round trip.
+   events itself, with the read-model changes, in one round trip; an import into
+   PostgreSQL writes those four columns with one binary `COPY`, typed uuid, bigint, text
+   and bytea (`postgres.COPY_TYPES`), the bigserial numbering the rows in order.
    If it changes: reads and appends fail, or read the wrong columns.
 
 6. `EventStore.put(events, **kwargs)` hands `kwargs` unchanged to the recorder's

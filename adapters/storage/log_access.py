@@ -3,15 +3,18 @@ or by stream, and swapping in rebuilt read models atomically."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
+from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.projections.changes import Change
 from greentic_session.projections.read_models import MemoryReadModels
 
 BuildReadModels = Callable[[list[Notification]], MemoryReadModels]
+ImportedReadModels = Callable[[], Iterable[Change]]
 
 
 class LogAccess(Protocol):
@@ -29,3 +32,17 @@ class LogAccess(Protocol):
         ...
 
     def max_notification_id(self) -> int | None: ...
+
+    def import_log(
+        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+    ) -> None:
+        """Into an empty log, in one transaction: every batch of events, in order (their
+        positions follow it), then the changes `read_models()` gives (called once, after
+        the last batch). All or nothing; `SessionError(conflict)` if the log has events."""
+        ...
+
+
+def log_not_empty() -> SessionError:
+    return SessionError(
+        ErrorCode.CONFLICT, "import needs an empty store; open a new database for it"
+    )

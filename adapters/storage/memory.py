@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,8 +17,17 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from greentic_session.adapters.storage.library_seams import LibraryChanged
-from greentic_session.adapters.storage.log_access import BuildReadModels
-from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
+from greentic_session.adapters.storage.log_access import (
+    BuildReadModels,
+    ImportedReadModels,
+    log_not_empty,
+)
+from greentic_session.adapters.storage.session_log import (
+    READ_MODEL_CHANGES,
+    OpenedLog,
+    SessionLog,
+    read_model_changes,
+)
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.read_models import (
     MemoryReadModels,
@@ -78,6 +87,18 @@ class MemorySessionRecorder(POPOApplicationRecorder):
     def replace_read_models(self, build: BuildReadModels) -> None:
         with self.lock:
             self.read_models.replace_projections(build(self._whole_log()))
+
+    def import_log(
+        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+    ) -> None:
+        """The log lives in memory anyway: the batches are gathered, then appended in one
+        step, so a failure on the way writes nothing."""
+        with self.lock:
+            if self.max_notification_id():
+                raise log_not_empty()
+            stored = [event for batch in batches for event in batch]
+            if stored:
+                self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
 
     def _whole_log(self) -> list[Notification]:
         last = self.max_notification_id()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,17 +25,28 @@ from psycopg.sql import SQL, Composed
 
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
-from greentic_session.adapters.storage.log_access import BuildReadModels
+from greentic_session.adapters.storage.log_access import (
+    BuildReadModels,
+    ImportedReadModels,
+    log_not_empty,
+)
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
+from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change, row_of
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENT_COLUMNS = "notification_id, originator_id, originator_version"
+COPY_COLUMNS = "originator_id, originator_version, topic, state"
+COPY_TYPES = ["uuid", "int8", "text", "bytea"]  # the events table's (assumption 5)
+
+LONG_OPERATION_TIMEOUT = 600.0
+"""Seconds a long operation's transaction may sit idle between statements (the library
+sets 5 s on every connection, which an import computing between its writes would hit)."""
 
 
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
@@ -64,6 +75,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         """The pool is the store's already (`PostgresSessionLog`): the library's
         constructor, next, is what opens it (see `library_seams.replace_pool`)."""
         super().__init__(datastore, events_table_name=events_table_name)
+        self.long_operation_timeout = LONG_OPERATION_TIMEOUT
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
         self._select_events = (
             "SELECT notification_id, originator_id, originator_version, topic, state "
@@ -127,6 +139,46 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state) "
             "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * events)
         )
+
+    def import_log(
+        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+    ) -> None:
+        """One transaction: the events through one binary `COPY` (positions drawn from the
+        bigserial in row order), then the read models in `executemany` batches. The lock
+        on the state table holds writers off, as a rebuild's does. Its idle timeout is
+        `long_operation_timeout`, set locally. A statement the server refuses is
+        `SessionError(internal)` with its cause; only a lost connection is `unavailable`."""
+        with self.datastore.get_connection() as connection:
+            try:
+                with connection.transaction():
+                    cursor = connection.cursor(row_factory=tuple_row)
+                    cursor.execute(
+                        "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                        (f"{round(self.long_operation_timeout * 1000)}ms",),
+                    )
+                    state_table = self.tables.projection_tables[0]
+                    cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+                    cursor.execute(f"SELECT 1 FROM {self._events_table} LIMIT 1")
+                    if cursor.fetchone() is not None:
+                        raise log_not_empty()
+                    copy_in = f"COPY {self._events_table} ({COPY_COLUMNS}) FROM STDIN BINARY"
+                    with cursor.copy(copy_in) as copy:
+                        copy.set_types(COPY_TYPES)
+                        for batch in batches:
+                            for e in batch:
+                                copy.write_row(
+                                    (e.originator_id, e.originator_version, e.topic, e.state)
+                                )
+                    for statement, rows in self.tables.in_bulk(read_models()):
+                        cursor.executemany(statement, rows)
+            except psycopg.Error as exc:
+                if connection.broken or connection.closed:
+                    raise
+                raise SessionError(
+                    ErrorCode.INTERNAL,
+                    f"the database refused the import ({type(exc).__name__}: {exc}); "
+                    "nothing was imported",
+                ) from exc
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.get_connection() as connection:

@@ -8,7 +8,8 @@ however long a key is. Times are integer microseconds since the epoch (UTC), exa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,9 @@ from greentic_session.projections.changes import (
 )
 
 Statement = tuple[str, tuple[Any, ...]]
+
+BULK_ROWS = 5000
+"""Rows per `executemany` when many changes are written at once (an import)."""
 
 # What a rebuild replaces; `gs_stream_heads` (the anchor) is never rebuilt.
 READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
@@ -240,6 +244,15 @@ class SqlReadModels:
                 head = (stream, change.session_key, change.version, change.hash)
                 out.append((self._record_head, head))
         return out
+
+    def in_bulk(self, changes: Iterable[Change]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """The writes that apply `changes`, as `executemany` calls of up to `BULK_ROWS`
+        rows each: consecutive changes of one kind share a statement. Changes are encoded
+        a chunk at a time, so a million of them are never all held as parameters."""
+        changes = iter(changes)
+        while chunk := list(itertools.islice(changes, BULK_ROWS)):
+            for text, group in itertools.groupby(self.statements(chunk), key=lambda s: s[0]):
+                yield text, [params for _, params in group]
 
     def encode_state(self, state: SessionState) -> tuple[Any, ...]:
         seal, wait = self.sealer.seal, state.wait

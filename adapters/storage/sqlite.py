@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +11,11 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import insert_sqlite_events
-from greentic_session.adapters.storage.log_access import BuildReadModels
+from greentic_session.adapters.storage.log_access import (
+    BuildReadModels,
+    ImportedReadModels,
+    log_not_empty,
+)
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
@@ -51,6 +55,22 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             for statement, params in self.tables.statements(read_model_changes(kwargs)):
                 c.execute(statement, params)
             return positions
+
+    def import_log(
+        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+    ) -> None:
+        """One transaction on the writer's connection: the library's insert for each batch
+        (assumption 1), then the read models in `executemany` batches. A writer that got
+        in after the emptiness check makes the first insert fail (SQLite refuses to turn a
+        stale read into a write), so nothing is imported on top of it."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"SELECT 1 FROM {self.events_table_name} LIMIT 1")
+            if c.fetchone() is not None:
+                raise log_not_empty()
+            for batch in batches:
+                insert_sqlite_events(self, c, batch)
+            for statement, rows in self.tables.in_bulk(read_models()):
+                c.executemany(statement, rows)
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:

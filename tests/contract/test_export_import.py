@@ -3,15 +3,25 @@ another store (and backend) and refused when tampered with."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from greentic_session import AuditedSessionStore, ErrorCode, SessionEvent, SessionKey
+from greentic_session import (
+    AuditedSessionStore,
+    ErrorCode,
+    EventSourcedSessionStore,
+    SessionEvent,
+    SessionKey,
+)
+from greentic_session.adapters.service.event_transfer import BATCH_SIZE
 from tests.conftest import Databases, open_store
 from tests.contract.audit_helpers import (
     CTX,
@@ -24,7 +34,7 @@ from tests.contract.audit_helpers import (
     raises_invalid,
     wait,
 )
-from tests.support import FakeClock, make_ctx, raises_code
+from tests.support import FakeClock, make_ctx, make_scope, raises_code
 
 
 def without_position(events: list[SessionEvent]) -> list[dict[str, Any]]:
@@ -248,3 +258,146 @@ def assert_empty(store: AuditedSessionStore, keys: list[SessionKey]) -> None:
     assert (report.ok, report.streams, report.events) == (True, 0, 0)
     assert all(store.history(key) == [] for key in keys)
     assert store.find_wait_by_scope(CTX, USER, OTHER_SCOPE) is None
+
+
+# -- at scale: batches, streaming, progress ---------------------------------------------
+
+
+@functools.cache
+def export_of(sessions: int) -> str:
+    """An export of `sessions` sessions, three events each (created, parked on a scope of
+    their own, updated), written through an in-memory store."""
+    with open_store("memory://", clock=FakeClock()) as source:
+        for n in range(sessions):
+            key = source.create_session(CTX, data(f"n{n}.1"))
+            wait(source, key, f"n{n}.2", scope=make_scope(f"chat-{n}"), ttl=TTL)
+            source.update_session(key, data(f"n{n}.3"))
+        return exported(source)
+
+
+MORE_THAN_TWO_BATCHES = BATCH_SIZE * 2 // 3 + 1  # sessions: 3 events each
+MORE_THAN_POSTGRES_PARAMETERS = 70_000 // 4 // 3 + 1  # 4 parameters an event, 3 events each
+
+
+def assert_imported(target: AuditedSessionStore, export: str) -> None:
+    """Every event of `export` is in `target`, in order, with its hashes, and the read
+    models are the log's replay (checked without `verify`, whose snapshot of a large log
+    is not what these tests are about)."""
+    def events(text: str) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "position"}
+            for line in text.splitlines()
+        ]
+
+    assert events(exported(target)) == events(export)
+    assert isinstance(target, EventSourcedSessionStore)
+    assert target.current_read_models() == target.replay_read_models()
+    assert len(target.list_waits_for_user(CTX, USER)) == len(export.splitlines()) // 3
+
+
+def test_an_import_of_more_events_than_one_batch_holds_them_all(
+    store: AuditedSessionStore,
+) -> None:
+    export = export_of(MORE_THAN_TWO_BATCHES)
+
+    assert store.import_events(io.StringIO(export)) == len(export.splitlines())
+
+    assert_imported(store, export)
+
+
+@pytest.mark.postgres
+def test_an_import_past_the_parameters_of_one_postgres_statement_holds_them_all(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Until 0.1.0 an import was one statement: past 65,535 parameters PostgreSQL refused
+    it (and the store said `unavailable`)."""
+    dsn: str = request.getfixturevalue("pg_dsn")
+    postgres = Databases("postgres", tmp_path, dsn)
+    request.addfinalizer(postgres.drop_all)
+    export = export_of(MORE_THAN_POSTGRES_PARAMETERS)
+    with open_store(postgres.new_url(), clock=FakeClock()) as target:
+        assert target.import_events(io.StringIO(export)) == len(export.splitlines())
+
+        assert_imported(target, export)
+
+
+def test_a_bad_line_after_many_good_ones_is_refused_and_writes_nothing(
+    store: AuditedSessionStore,
+) -> None:
+    lines = export_of(MORE_THAN_TWO_BATCHES).splitlines(keepends=True)
+    last = lines[-1].replace(f'"n{MORE_THAN_TWO_BATCHES - 1}.3"', '"forged"')
+    assert last != lines[-1]
+
+    with raises_invalid():
+        store.import_events(io.StringIO("".join([*lines[:-1], last])))
+
+    assert_empty(store, [])
+
+
+def test_an_import_reads_a_file_that_cannot_seek(store: AuditedSessionStore) -> None:
+    export = export_of(10)
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with open(write_end, "w", encoding="utf-8") as sink:
+            sink.write(export)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with open(read_end, encoding="utf-8") as pipe:
+        assert not pipe.seekable()
+        count = store.import_events(pipe)
+    writer.join()
+
+    assert count == 30
+    assert_imported(store, export)
+
+
+def test_import_reports_lines_checked_then_events_written(store: AuditedSessionStore) -> None:
+    export = export_of(MORE_THAN_TWO_BATCHES)
+    total = len(export.splitlines())
+    calls: list[tuple[int, int | None]] = []
+
+    store.import_events(io.StringIO(export), progress=lambda done, of: calls.append((done, of)))
+
+    checking = [done for done, of in calls if of is None]
+    writing = [done for done, of in calls if of is not None]
+    assert checking and checking == sorted(checking) and checking[-1] <= total
+    assert {of for _, of in calls if of is not None} == {total}
+    assert len(writing) > 1 and writing == sorted(writing) and writing[-1] == total
+    assert calls.index((writing[0], total)) > calls.index((checking[-1], None))
+
+
+def test_export_reports_the_events_read_out_of_the_log(store: AuditedSessionStore) -> None:
+    store.import_events(io.StringIO(export_of(MORE_THAN_TWO_BATCHES)))
+    last = store.verify().events
+    calls: list[tuple[int, int | None]] = []
+
+    exported_count = store.export_events(
+        io.StringIO(), progress=lambda done, of: calls.append((done, of))
+    )
+
+    assert exported_count == last
+    assert len(calls) > 1 and {of for _, of in calls} == {last}
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1] == (last, last)
+
+
+def test_export_leaves_out_events_written_after_it_started(
+    store: AuditedSessionStore,
+) -> None:
+    """It reads up to the log's last position when it starts, a page at a time: a write
+    between two pages is not in it (and does not break it)."""
+    store.import_events(io.StringIO(export_of(MORE_THAN_TWO_BATCHES)))
+    before = store.verify().events
+    written: list[SessionKey] = []
+
+    def write_once(done: int, of: int | None) -> None:
+        if not written:
+            written.append(store.create_session(CTX, data("late")))
+
+    buffer = io.StringIO()
+    assert store.export_events(buffer, progress=write_once) == before
+
+    assert written and written[0] not in buffer.getvalue()
+    assert store.verify().events == before + 1

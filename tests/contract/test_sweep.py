@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from greentic_session import AuditedSessionStore, ErrorCode, EventType
+from greentic_session.adapters.service.session_store import SWEEP_BATCH
 from tests.contract.audit_helpers import (
     CTX,
     OTHER_SCOPE,
@@ -94,3 +95,33 @@ def test_sweep_at_a_naive_datetime_is_invalid_input(
 ) -> None:
     with raises_invalid():
         store.sweep_expired(now=fake_clock.now.replace(tzinfo=None))
+
+
+def test_sweep_expires_more_sessions_than_one_transaction_takes(
+    store: AuditedSessionStore, fake_clock: FakeClock
+) -> None:
+    due = SWEEP_BATCH * 2 + 1
+    for n in range(due):
+        wait(store, f"s{n}", "n1", scope=make_scope(f"chat-{n}"), ttl=timedelta(minutes=1))
+    later(fake_clock, timedelta(minutes=5))
+
+    assert store.sweep_expired() == due
+
+    assert store.list_waits_for_user(CTX, USER) == []
+    assert all(store.history(f"s{n}")[-1].type is EventType.WAIT_EXPIRED for n in range(due))
+
+
+def test_sweep_reports_the_sessions_done_out_of_those_due(
+    store: AuditedSessionStore, fake_clock: FakeClock
+) -> None:
+    due = SWEEP_BATCH + 1
+    for n in range(due):
+        wait(store, f"s{n}", "n1", scope=make_scope(f"chat-{n}"), ttl=timedelta(minutes=1))
+    later(fake_clock, timedelta(minutes=5))
+    calls: list[tuple[int, int | None]] = []
+
+    store.sweep_expired(progress=lambda done, of: calls.append((done, of)))
+
+    assert calls[0] == (SWEEP_BATCH, due)
+    assert calls[-1] == (due, due)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)

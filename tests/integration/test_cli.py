@@ -18,7 +18,7 @@ import pytest
 
 from greentic_session import ReplyScope, open_store
 from tests.conftest import PERSISTENT_BACKENDS
-from tests.support import FakeClock, make_ctx, make_data, run_console_script
+from tests.support import FakeClock, make_ctx, make_data, run_console_script, run_on_a_terminal
 
 # In the past: the tool reads with the real clock, so everything seeded has happened.
 START = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -381,6 +381,56 @@ def test_importing_a_file_that_is_not_text_is_invalid_input(tmp_path: Path, url:
     status, _, err = cli("import", str(junk), "--url", url)
     assert status == 2
     assert err.startswith("error: invalid_input: ") and "not an export" in err
+
+
+# -- progress bars -------------------------------------------------------------------
+
+
+def long_commands(tmp_path: Path, url: str) -> dict[str, tuple[str, ...]]:
+    """Each long command, with the word its bar shows."""
+    dump = tmp_path / "events.jsonl"
+    dump.write_text(exported(url))
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    return {
+        "verifying": ("verify", "--url", url),
+        "rebuilding": ("rebuild", "--url", url),
+        "sweeping": ("sweep", "--url", url),
+        "exporting": ("export", str(tmp_path / "out.jsonl"), "--url", url),
+        "importing": ("import", str(dump), "--url", copy),
+    }
+
+
+@pytest.mark.parametrize("bar", ["verifying", "rebuilding", "sweeping", "exporting", "importing"])
+def test_a_long_command_shows_a_progress_bar_with_its_rate_on_a_terminal(
+    tmp_path: Path, url: str, refund: str, bar: str
+) -> None:
+    status, output = run_on_a_terminal(*long_commands(tmp_path, url)[bar])
+
+    assert status == 0, output
+    assert bar in output and "events/s" in output, output
+    assert "\x1b[" in output  # drawn with terminal control codes
+
+
+@pytest.mark.parametrize("bar", ["verifying", "rebuilding", "sweeping", "exporting", "importing"])
+def test_a_long_command_with_json_shows_no_bar_on_a_terminal(
+    tmp_path: Path, url: str, refund: str, bar: str
+) -> None:
+    status, output = run_on_a_terminal(*long_commands(tmp_path, url)[bar], "--json")
+
+    assert status == 0, output
+    assert bar not in output
+    json.loads(output)
+
+
+@pytest.mark.parametrize("bar", ["verifying", "rebuilding", "sweeping", "exporting", "importing"])
+def test_a_long_command_in_a_pipe_prints_only_its_result(
+    tmp_path: Path, url: str, refund: str, bar: str
+) -> None:
+    status, out, err = cli(*long_commands(tmp_path, url)[bar])
+
+    assert (status, err) == (0, "")
+    assert bar not in out and "\x1b" not in out
+    assert len(out.splitlines()) == 1
 
 
 # -- failures ------------------------------------------------------------------------

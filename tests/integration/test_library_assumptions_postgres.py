@@ -33,7 +33,11 @@ from greentic_session.adapters.storage.library_seams import (
     replace_pool,
     without_retry,
 )
-from greentic_session.adapters.storage.postgres import PostgresSessionRecorder
+from greentic_session.adapters.storage.postgres import (
+    COPY_COLUMNS,
+    COPY_TYPES,
+    PostgresSessionRecorder,
+)
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.postgres_schema import EVENTS_TABLE
 from greentic_session.adapters.storage.session_log import SessionLog
@@ -314,4 +318,37 @@ def test_postgres_events_table_has_the_columns_the_backend_reads(pg_dsn: str) ->
     )
     assert set(READ_MODEL_TABLES) <= {name for (name,) in tables}, broken(
         5, seam, "create_table() no longer runs sql_create_statements"
+    )
+
+
+@pytest.mark.postgres
+def test_postgres_events_table_takes_the_imports_binary_copy_in_row_order(pg_dsn: str) -> None:
+    from greentic_session import open_store
+
+    seam = "postgres.py (PostgresSessionRecorder.import_log)"
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    table = sql.Identifier(schema, EVENTS_TABLE)
+    streams = [uuid.uuid4() for _ in range(3)]
+    try:
+        open_store(with_schema(pg_dsn, schema)).close()
+        with psycopg.connect(pg_dsn, autocommit=True) as connection:
+            copy_in = sql.SQL("COPY {} ({}) FROM STDIN BINARY").format(
+                table, sql.SQL(COPY_COLUMNS)
+            )
+            with connection.cursor() as cursor, cursor.copy(copy_in) as copy:
+                copy.set_types(COPY_TYPES)
+                for stream in streams:
+                    copy.write_row((stream, 1, "topic", b"state"))
+            rows = connection.execute(
+                sql.SQL("SELECT originator_id FROM {} ORDER BY notification_id").format(table)
+            ).fetchall()
+    except psycopg.Error as exc:
+        pytest.fail(broken(5, seam, f"a binary COPY of {COPY_TYPES} fails: {exc}"))
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+    assert [stream for (stream,) in rows] == streams, broken(
+        5, seam, "the bigserial no longer numbers copied rows in order"
     )
