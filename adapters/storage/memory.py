@@ -17,11 +17,12 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from greentic_session.adapters.storage.library_seams import LibraryChanged
-from greentic_session.adapters.storage.log_access import BuildReadModels
+from greentic_session.adapters.storage.log_access import BuildChanges, BuildReadModels
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.read_models import (
     MemoryReadModels,
+    ScopeEvent,
     ScopeTaken,
     StoredData,
     WaitEntry,
@@ -62,9 +63,11 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                     "POPOApplicationRecorder.insert_events returned no position for each "
                     "event (assumption 7 of library_seams)"
                 )
-            self.read_models.apply(changes)
+            logged = {}
             for stored, position in zip(stored_events, positions, strict=True):
                 self._positions.setdefault(_stream_of(stored), []).append(position)
+                logged[(_stream_of(stored), stored.originator_version)] = position
+            self.read_models.apply(changes, logged)
             return positions
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
@@ -78,6 +81,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
     def replace_read_models(self, build: BuildReadModels) -> None:
         with self.lock:
             self.read_models.replace_projections(build(self._whole_log()))
+
+    def ensure_scope_history(self, build: BuildChanges) -> bool:
+        """A memory store is always new: its scope history began with it."""
+        return True
 
     def _whole_log(self) -> list[Notification]:
         last = self.max_notification_id()
@@ -120,6 +127,14 @@ class LockedReader:
     def due_sessions(self, now: datetime) -> list[str]:
         with self._lock:
             return self._models.due_sessions(now)
+
+    def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
+        with self._lock:
+            return self._models.scope_events(scope_key, at)
+
+    def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
+        with self._lock:
+            return self._models.near_misses(near_miss, at)
 
     def load_all(self) -> MemoryReadModels:
         with self._lock:
