@@ -77,6 +77,7 @@ def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> No
         ).fetchall()
     assert rows == [
         ("greentic_session_events", "INSERT,SELECT"),
+        ("gs_scope_history", "DELETE,INSERT,SELECT"),
         ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_session_state", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_stream_heads", "INSERT,SELECT,UPDATE"),
