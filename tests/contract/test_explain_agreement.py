@@ -12,7 +12,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from greentic_session import AuditedSessionStore, Explanation, ReplyScope, TenantCtx, UserId
+from greentic_session import (
+    AuditedSessionStore,
+    EventSourcedSessionStore,
+    Explanation,
+    ReplyScope,
+    TenantCtx,
+    UserId,
+)
 from greentic_session.projections import scope_explanation
 from tests.conftest import Databases
 from tests.contract.audit_helpers import CTX, OTHER_SCOPE, SCOPE, USER, populate
@@ -26,6 +33,7 @@ def whole_log_explain(
     store: AuditedSessionStore, ctx: TenantCtx, user: str, scope: ReplyScope, at: datetime
 ) -> Explanation:
     """The explanation from every event of the log, in log order."""
+    assert isinstance(store, EventSourcedSessionStore)
     events = ((0, event) for event in store.events())
     return scope_explanation.explain(events, ctx, UserId(user), scope, at)
 

@@ -5,7 +5,13 @@ registered.)"""
 
 from __future__ import annotations
 
-from greentic_session import AuditedSessionStore, EventSourcedSessionStore, ReplyScope, SessionKey
+from greentic_session import (
+    AuditedSessionStore,
+    EventSourcedSessionStore,
+    ReplyScope,
+    SessionKey,
+    UserId,
+)
 from greentic_session.domain.rules import near_miss_key, scope_key
 from greentic_session.projections.read_models import ScopeEvent
 from tests.contract.audit_helpers import (
@@ -25,14 +31,15 @@ from tests.support import FakeClock
 def _rows(store: AuditedSessionStore, scope: ReplyScope = SCOPE) -> list[tuple[str, int, str]]:
     """The scope's rows as (session key, version, kind), in log order."""
     assert isinstance(store, EventSourcedSessionStore)
-    history = store.current_read_models().scope_history.get(scope_key(CTX, USER, scope), {})
+    history = store.current_read_models().scope_history.get(scope_key(CTX, UserId(USER), scope), {})
     ordered = sorted(history.values(), key=lambda row: row.position or 0)
     return [(row.session_key, row.version, row.kind) for row in ordered]
 
 
 def _row(store: AuditedSessionStore, key: str, version: int) -> ScopeEvent:
     assert isinstance(store, EventSourcedSessionStore)
-    return store.current_read_models().scope_history[scope_key(CTX, USER, SCOPE)][(key, version)]
+    history = store.current_read_models().scope_history
+    return history[scope_key(CTX, UserId(USER), SCOPE)][(key, version)]
 
 
 def test_a_registration_is_a_row_with_the_events_position_time_and_near_miss_key(
