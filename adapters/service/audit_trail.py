@@ -82,9 +82,9 @@ class AuditTrail:
             return
         if not ready:
             log.warning(
-                "this store has no scope history yet and this role may not create it: "
-                "explain replays the whole log; run `greentic-session setup` as the tables' "
-                "owner once to create and fill it"
+                "this store has no scope history yet, or this role may not create or use "
+                "it: explain replays the whole log; run `greentic-session setup --grant-to "
+                "<this role>` as the tables' owner once to create, fill and grant it"
             )
 
     def _scope_history_of(self, notifications: list[Notification]) -> list[Change]:

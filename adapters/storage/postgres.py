@@ -168,7 +168,8 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             if self._has_scope_history(cursor):
-                return True
+                self.tables.scope_history_ready = self._may_use_scope_history(cursor)
+                return self.tables.scope_history_ready
             try:
                 with connection.transaction():
                     cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
@@ -189,6 +190,16 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 self.tables.scope_history_ready = False
                 raise
         return self.tables.scope_history_ready
+
+    def _may_use_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
+        """Created by the owner after this role was granted the others (the owner opened
+        the store before running setup again): not usable until it is granted too."""
+        cursor.execute(
+            "SELECT has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT')",
+            (self._scope_history_name, self._scope_history_name),
+        )
+        row = cursor.fetchone()
+        return row is not None and bool(row[0])
 
     def _has_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
         cursor.execute("SELECT to_regclass(%s)", (self._scope_history_name,))
