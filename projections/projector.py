@@ -92,12 +92,15 @@ def scope_events(
 
 
 def _pending_scope_events(
-    before: SessionState | None, pending: list[Session.Event]
+    before: SessionState | None, pending: list[Session.Event], after: Session
 ) -> list[Change]:
-    """The pending events' scope-history rows, each event applied in turn to a copy of
-    the session as it was (the rows need the wait between events, not only at the end)."""
+    """The pending events' scope-history rows. `after` is the session after them all; with
+    several events, each is applied in turn to a copy of the session as it was (the rows
+    need the wait between events, not only at the end)."""
     if not any(isinstance(event, _WAIT_EVENTS) for event in pending):
         return []
+    if len(pending) == 1:
+        return list(scope_events(pending[0], None if before is None else before.wait, after, None))
     current = None if before is None else Session.restore(before)
     rows: list[Change] = []
     for event in pending:
@@ -118,7 +121,7 @@ def pending_changes(before: SessionState | None, session: Session) -> list[Chang
     events = [event for event in pending if isinstance(event, Session.Event)]
     return [
         *changes_for(before, session.state(), registered),
-        *_pending_scope_events(before, events),
+        *_pending_scope_events(before, events, session),
         head,
     ]
 
