@@ -74,9 +74,9 @@ def measure(url: str, lookups: list[Lookup], whole_log: bool) -> dict[str, float
             times_ms.append((time.perf_counter() - started) * 1000)
             assert (explanation.session_key is not None) == (lookup.ending == "waiting")
         figures = {
-            "p50_ms": statistics.median(times_ms),
-            "max_ms": max(times_ms),
-            "first_ms": times_ms[0],
+            "first_ms": times_ms[0],  # a cold store: connections, caches
+            "p50_ms": statistics.median(times_ms[1:]),
+            "max_ms": max(times_ms[1:]),
         }
         if whole_log:
             lookup = lookups[0]
@@ -104,8 +104,8 @@ def main(argv: Sequence[str]) -> None:
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'explain-scale.db'}"
     lookups: list[Lookup] = []
     events = 0
-    print("| events | sessions | explain p50 | explain max | whole-log replay |")
-    print("|---|---|---|---|---|")
+    print("| events | sessions | first explain | explain p50 | explain max | whole-log replay |")
+    print("|---|---|---|---|---|---|")
     with open_store(url) as store:
         assert isinstance(store, EventSourcedSessionStore)
         for size in sizes:
@@ -116,7 +116,8 @@ def main(argv: Sequence[str]) -> None:
             figures = measure(url, sample(lookups), args.whole_log)
             whole = figures.get("whole_log_ms")
             print(
-                f"| {events:,} | {len(lookups):,} | {figures['p50_ms']:.2f} ms "
+                f"| {events:,} | {len(lookups):,} | {figures['first_ms']:.2f} ms "
+                f"| {figures['p50_ms']:.2f} ms "
                 f"| {figures['max_ms']:.2f} ms "
                 f"| {'-' if whole is None else f'{whole / 1000:.1f} s'} |",
                 flush=True,

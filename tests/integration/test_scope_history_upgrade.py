@@ -3,6 +3,7 @@ open creates it and fills it from the log, once, in one transaction."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -46,3 +47,25 @@ def test_the_scope_history_is_filled_only_when_it_is_created(
     reopened = open_another()
 
     assert_named(reopened.verify(), "scope history", sessions.other)
+
+
+def test_a_store_whose_log_does_not_replay_opens_without_the_scope_history_and_says_so(
+    store: AuditedSessionStore,
+    sessions: Sessions,
+    raw: RawTables,
+    open_another: Callable[[], AuditedSessionStore],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing is created from a damaged log: verify still names the damage, not the
+    missing table."""
+    raw.execute("DROP TABLE {q}gs_scope_history")
+    topic, _ = raw.event(sessions.waiting, 2)
+    raw.set_event(sessions.waiting, 2, topic, b"not json")
+
+    with caplog.at_level(logging.WARNING):
+        reopened = open_another()
+
+    assert "scope history could not be filled" in caplog.text
+    report = reopened.verify()
+    assert_named(report, f"{sessions.waiting} v2")
+    assert not [problem for problem in report.problems if "scope history" in problem]
