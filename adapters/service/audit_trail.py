@@ -72,10 +72,11 @@ class AuditTrail:
         the whole log instead (with a warning)."""
         try:
             ready = self._recorder.ensure_scope_history(self._scope_history_of)
-        except REPLAY_ERRORS as exc:
+        except (*REPLAY_ERRORS, AttributeError, AssertionError, OverflowError) as exc:
             log.warning(
                 "the scope history could not be filled: the log does not replay "
-                "(%s: %s); run verify, then rebuild",
+                "(%s: %s); explain replays the whole log; run verify, and once the log is "
+                "restored the owner's next open creates it",
                 type(exc).__name__,
                 exc,
             )
@@ -148,8 +149,8 @@ class AuditTrail:
                 return self._explain_from_history(ctx, user_id, scope, at)
             except ScopeHistoryMissing:
                 log.warning(
-                    "explain replays the whole log: this store has no scope history yet; "
-                    "open it once as the tables' owner (`greentic-session setup`) to create it"
+                    "explain replays the whole log: this store has no scope history yet; run "
+                    "`greentic-session setup --grant-to <this role>` as the tables' owner"
                 )
                 return scope_explanation.explain(self.logged_events(), ctx, user_id, scope, at)
 
