@@ -1,4 +1,5 @@
-"""Every operation and the turn, on our store and the floor of the same backend.
+"""Every operation and the turn, on our store and the floor of the same backend; and
+`explain`, on our store alone (after every other workload's writes).
 
 On memory:// the plain eventsourcing in-memory application is measured beside them:
 `save` of a new aggregate (against create_session), an update command plus `save` on an
@@ -25,7 +26,7 @@ from benchmarks.plain_eventsourcing import (
     updates,
 )
 from benchmarks.timing import Prepare, Row, measure_sides
-from benchmarks.workloads import READ_POOL, WORKLOADS
+from benchmarks.workloads import AUDIT_WORKLOADS, READ_POOL, WORKLOADS
 from greentic_session import open_store
 
 
@@ -54,4 +55,7 @@ def operations(backend: str, dbs: Databases, config: Config) -> list[Row]:
                 sides["eventsourcing"] = REFERENCE[operation](plain)
             for who, stats in measure_sides(sides, config.seconds, config.max_calls).items():
                 rows.append(Row("operations", backend, operation, who, "", stats))
+        for operation, audit in AUDIT_WORKLOADS.items():
+            measured = measure_sides({"ours": audit(store)}, config.seconds, config.max_calls)
+            rows += [Row("operations", backend, operation, "ours", "", measured["ours"])]
     return rows

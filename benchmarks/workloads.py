@@ -24,7 +24,7 @@ from benchmarks.inputs import (
     unique_scope,
 )
 from benchmarks.timing import Call, Prepare, cycle_calls
-from greentic_session import ReplyScope, SessionData, SessionStore
+from greentic_session import AuditedSessionStore, ReplyScope, SessionData, SessionStore
 
 READ_POOL = 100  # reads, updates and turns cycle over this many sessions or waits
 FEW_WAITS = 5  # waits of the user whose waits are listed
@@ -160,3 +160,16 @@ WORKLOADS: dict[str, Callable[[SessionStore], Prepare]] = {
     "turn": turns,
 }
 WRITES = ("create_session", "update_session", "register_wait", "clear_wait", "remove_session")
+
+
+def explain(store: AuditedSessionStore) -> Prepare:
+    """Explains waits spread over the log (the store has taken every other workload's
+    writes first): reads their scopes' history and streams, not the log."""
+    waits = [add_wait(store, spread_user(i)) for i in range(READ_POOL)]
+    for wait in waits:
+        assert store.explain(wait.ctx, wait.user, wait.scope).session_key == wait.key
+    return cycle_calls([partial(store.explain, w.ctx, w.user, w.scope) for w in waits])
+
+
+AUDIT_WORKLOADS: dict[str, Callable[[AuditedSessionStore], Prepare]] = {"explain": explain}
+"""Operations of our store alone: a floor has no log to audit."""

@@ -90,6 +90,13 @@ def scope_key(ctx: TenantCtx, user_id: UserId, scope: ReplyScope) -> str:
     return _digest(f"{_user_text(ctx, user_id)}/{scope.scope_hash()}")
 
 
+def near_miss_key(env: str, tenant_id: str, scope_hash: str) -> str:
+    """What a registration is found by when explain looks for the same scope registered
+    under other lookup keys: the stored env and tenant and the scope, never the team or
+    user (those are what differ in a near miss), and never across tenants."""
+    return _digest(f"{env}/{tenant_id}/{scope_hash}")
+
+
 def lookup_identity(ctx: TenantCtx, user_id: str) -> tuple[str, str, str, str]:
     """(env, tenant, team, user): what a wait is indexed under ('' for no team)."""
     return (str(ctx.env), str(ctx.tenant_id), str(ctx.normalized_team or ""), str(user_id))

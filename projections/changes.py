@@ -63,7 +63,33 @@ class RecordHead:
     hash: str
 
 
-Change = PutState | ClaimScope | ReleaseScope | AddUserWait | DropUserWait | RecordHead
+@dataclass(frozen=True, slots=True)
+class RecordScopeEvent:
+    """Add to a scope's history an event that registered, moved away, superseded, cleared,
+    expired or removed a wait on it: what `explain` reads instead of the whole log.
+
+    `near_miss`: on registrations only, the key `explain` finds the same scope registered
+    under other lookup keys by (`rules.near_miss_key`). `position`: the event's log
+    position when known (a rebuild); else the backend looks it up by stream and version."""
+
+    scope_key: str
+    session_key: str
+    version: int
+    kind: str
+    recorded_at: datetime
+    near_miss: str | None
+    position: int | None = None
+
+
+Change = (
+    PutState
+    | ClaimScope
+    | ReleaseScope
+    | AddUserWait
+    | DropUserWait
+    | RecordHead
+    | RecordScopeEvent
+)
 
 
 def _phase(change: Change) -> int:
@@ -84,6 +110,8 @@ def row_of(change: Change) -> tuple[str, str]:
         return ("head", change.session_key)
     if isinstance(change, ClaimScope | ReleaseScope):
         return ("scope", change.scope_key)
+    if isinstance(change, RecordScopeEvent):
+        return ("scope history", f"{change.scope_key}/{change.session_key}/{change.version}")
     return ("waits", f"{change.user_key}/{change.session_key}")
 
 

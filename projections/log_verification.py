@@ -20,8 +20,13 @@ from greentic_session.domain.audit import VerifyReport
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
 from greentic_session.domain.instants import instant_text
 from greentic_session.domain.state import stream_id
-from greentic_session.projections.read_models import MemoryReadModels, StreamHead, WaitEntry
-from greentic_session.projections.replay import rebuild
+from greentic_session.projections.read_models import (
+    MemoryReadModels,
+    ScopeEvent,
+    StreamHead,
+    WaitEntry,
+)
+from greentic_session.projections.replay import rebuild_logged
 from greentic_session.projections.stream_history import LoggedEvent
 
 V = TypeVar("V")
@@ -54,7 +59,7 @@ def verify(
     problems += _check_heads(streams, stored.heads)
     sound = [event for stream in streams.values() for event in stream.events]
     sound.sort(key=lambda logged: logged[0])
-    problems += drift(stored, rebuild(event for _, event in sound))
+    problems += drift(stored, rebuild_logged(sound))
     return VerifyReport(ok=not problems, problems=problems, streams=len(streams), events=count)
 
 
@@ -134,7 +139,20 @@ def drift(stored: MemoryReadModels, replayed: MemoryReadModels) -> list[str]:
         f"read model 'user waits' of user {user[:16]}: {_keys(have)}, the log says {_keys(want)}"
         for user, have, want in _differing(_listed(stored.waits), _listed(replayed.waits))
     ]
+    if stored.has_scope_history:
+        problems += [
+            f"read model 'scope history' of scope {scope[:16]}: {_rows(have)}, "
+            f"the log says {_rows(want)}"
+            for scope, have, want in _differing(stored.scope_history, replayed.scope_history)
+        ]
     return problems
+
+
+def _rows(rows: Mapping[tuple[str, int], ScopeEvent] | None) -> list[str]:
+    return [
+        f"{row.session_key} v{row.version} {row.kind} #{row.position} {row.recorded_at.isoformat()}"
+        for row in sorted((rows or {}).values(), key=lambda row: row.position or 0)
+    ]
 
 
 def _differing(

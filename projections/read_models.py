@@ -7,14 +7,15 @@ with any backend's tables through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
 from greentic_session.domain.rules import is_expired
 from greentic_session.domain.session import SessionData
-from greentic_session.domain.state import SessionState
+from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import (
     AddUserWait,
     Change,
@@ -22,6 +23,7 @@ from greentic_session.projections.changes import (
     DropUserWait,
     PutState,
     RecordHead,
+    RecordScopeEvent,
     ReleaseScope,
 )
 
@@ -41,6 +43,25 @@ class StreamHead:
     version: int
     hash: str
 
+
+@dataclass(frozen=True, slots=True)
+class ScopeEvent:
+    """A row of a scope's history: one event that began or ended a wait on the scope.
+
+    `kind`: the event's kind (`wait_registered`, `wait_superseded`, `wait_cleared`,
+    `wait_expired`, `removed`), or `wait_moved` for a registration elsewhere that ended the
+    wait on this scope. `near_miss`: see `RecordScopeEvent`."""
+
+    session_key: str
+    version: int
+    kind: str
+    recorded_at: datetime
+    near_miss: str | None
+    position: int | None
+
+
+ScopeHistory = dict[str, dict[tuple[str, int], ScopeEvent]]
+"""Scope key -> (session key, version) -> row, each scope's rows in log order."""
 
 StoredData = tuple[SessionData | None, datetime | None]
 
@@ -64,6 +85,14 @@ class ReadModelReader(Protocol):
 
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` keys ever written that start with `prefix`, in code-point order."""
+    def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
+        """The scope's history up to `at` (recorded at or before it), in log order.
+        Raises `ScopeHistoryMissing` if the store has no scope history yet."""
+        ...
+
+    def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
+        """Registrations up to `at` under this `near_miss` key, in log order. Raises
+        `ScopeHistoryMissing` if the store has no scope history yet."""
         ...
 
     def load_all(self) -> MemoryReadModels:
@@ -75,12 +104,26 @@ class ScopeTaken(Exception):
     """A claim met a scope held by another session: a concurrent write won; retry."""
 
 
+class ScopeHistoryMissing(Exception):
+    """A store made before the scope history existed, opened by a role that could not
+    create it: whoever reads it must replay the log instead."""
+
+
+def in_log_order(rows: Iterable[ScopeEvent], at: datetime) -> list[ScopeEvent]:
+    """The rows recorded at or before `at`, by log position."""
+    return sorted(
+        (row for row in rows if row.recorded_at <= at), key=lambda row: row.position or 0
+    )
+
+
 class MemoryReadModels:
-    """Current state, scope index and user waits as dicts (insertion order = list order).
+    """Current state, scope index, user waits and scope history as dicts (insertion order
+    = list order).
 
     `heads` rides along but is not a read model: it is the anchor the store records with
     each write. A replay derives it from the log; equality ignores it; a rebuild keeps the
-    stored one, so tampering stays evident after a rebuild.
+    stored one, so tampering stays evident after a rebuild. `has_scope_history` is False
+    when the models were read from a store that has no scope history table yet.
     """
 
     def __init__(self) -> None:
@@ -88,6 +131,8 @@ class MemoryReadModels:
         self.scopes: dict[str, WaitEntry] = {}
         self.waits: dict[str, dict[str, WaitEntry]] = {}
         self.heads: dict[str, StreamHead] = {}
+        self.scope_history: ScopeHistory = {}
+        self.has_scope_history = True
 
     def __eq__(self, other: object) -> bool:
         """Equal rows, and each user's waits in the same order (heads aside)."""
@@ -98,6 +143,7 @@ class MemoryReadModels:
             and self.scopes == other.scopes
             and {k: list(v.items()) for k, v in self.waits.items()}
             == {k: list(v.items()) for k, v in other.waits.items()}
+            and self.scope_history == other.scope_history
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -108,11 +154,13 @@ class MemoryReadModels:
         copy.scopes = dict(self.scopes)
         copy.waits = {user: dict(waits) for user, waits in self.waits.items()}
         copy.heads = dict(self.heads)
+        copy.scope_history = {scope: dict(rows) for scope, rows in self.scope_history.items()}
         return copy
 
     def replace_projections(self, rebuilt: MemoryReadModels) -> None:
         """Take `rebuilt`'s read models, keep the heads."""
         self.states, self.scopes, self.waits = rebuilt.states, rebuilt.scopes, rebuilt.waits
+        self.scope_history = rebuilt.scope_history
 
     def session_state(self, session_key: str) -> SessionState | None:
         return self.states.get(session_key)
@@ -137,6 +185,17 @@ class MemoryReadModels:
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """A scan of the heads: the memory backend holds a process's sessions only."""
         return sorted(key for key in self.heads if key.startswith(prefix))[:limit]
+    def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
+        return in_log_order(self.scope_history.get(scope_key, {}).values(), at)
+
+    def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
+        rows = (
+            row
+            for history in self.scope_history.values()
+            for row in history.values()
+            if row.near_miss == near_miss
+        )
+        return in_log_order(rows, at)
 
     def check(self, changes: Iterable[Change]) -> None:
         """Raise `ScopeTaken` before anything changes if a claim would fail."""
@@ -148,7 +207,11 @@ class MemoryReadModels:
                 if holder is not None and (change.scope_key, holder.session_key) not in released:
                     raise ScopeTaken(change.scope_key)
 
-    def apply(self, changes: Iterable[Change]) -> None:
+    def apply(
+        self, changes: Iterable[Change], positions: Mapping[tuple[UUID, int], int] | None = None
+    ) -> None:
+        """`positions`: the log positions of the events just appended, by stream and version,
+        for scope-history rows that do not carry theirs."""
         for change in changes:
             if isinstance(change, PutState):
                 self.states[change.state.session_key] = change.state
@@ -164,6 +227,20 @@ class MemoryReadModels:
                 waits[change.session_key] = WaitEntry(change.session_key, change.expires_at)
             elif isinstance(change, RecordHead):
                 self.heads[change.session_key] = StreamHead(change.version, change.hash)
+            elif isinstance(change, RecordScopeEvent):
+                position = change.position
+                if position is None and positions is not None:
+                    position = positions.get((stream_id(change.session_key), change.version))
+                self.scope_history.setdefault(change.scope_key, {})[
+                    (change.session_key, change.version)
+                ] = ScopeEvent(
+                    change.session_key,
+                    change.version,
+                    change.kind,
+                    change.recorded_at,
+                    change.near_miss,
+                    position,
+                )
             elif isinstance(change, DropUserWait):
                 waits = self.waits.get(change.user_key, {})
                 waits.pop(change.session_key, None)

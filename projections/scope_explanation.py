@@ -1,7 +1,8 @@
 """Why a reply did or did not find its paused session: a point-in-time scope index.
 
-The log is replayed up to the instant asked about, so the answer holds for any past
-moment; on the way, every event about the scope is put into words.
+The events are replayed up to the instant asked about, so the answer holds for any past
+moment; on the way, every event about the scope is put into words. The store feeds only
+the streams its scope history names (see `ScopeReplay`), not the whole log.
 """
 
 from __future__ import annotations
@@ -36,44 +37,79 @@ def explain(
     scope: ReplyScope,
     at: datetime,
 ) -> Explanation:
-    target = scope_key(ctx, user_id, scope)
-    index = MemoryReadModels()
-    sessions: dict[UUID, Session] = {}
-    trail: list[str] = []
-    ended = registration = ""
-    elsewhere: list[str] = []
-    for _, event in events:
-        if event.timestamp > at:
-            continue
-        current = sessions.get(event.originator_id)
-        before = None if current is None else current.state()
-        session = event.mutate(current)
-        assert isinstance(session, Session)
-        sessions[event.originator_id] = session
-        registered = isinstance(event, Session.WaitRegistered)
-        index.apply(changes_for(before, session.state(), registered))
-        old_wait = None if before is None else before.wait
-        line = _about(event, session, old_wait, target)
-        if line:
-            trail.append(line)
-            holds = session.wait is not None and session.wait.scope_key == target
-            registration, ended = (line, "") if holds else (registration, line)
-        elif (
-            registered
-            and session.wait
-            and session.wait.scope.scope_hash() == scope.scope_hash()
-            and _same_tenant(session, ctx)
-        ):
-            elsewhere.append(_registered_elsewhere(event, session, session.wait))
-    return Explanation(
-        at=at,
-        user_key=user_key(ctx, user_id),
-        scope_key=target,
-        scope_hash=scope.scope_hash(),
-        session_key=_found(index, target, at),
-        reason=_reason(index, target, at, registration, ended, elsewhere, _identity(ctx, user_id)),
-        trail=trail,
-    )
+    """The explanation from `events`: the whole log, or (see `ScopeReplay`) the streams of
+    the sessions the scope's history names, which give the same answer."""
+    replay = ScopeReplay(ctx, user_id, scope, at)
+    replay.feed(events)
+    return replay.explanation()
+
+
+class ScopeReplay:
+    """The scope index replayed up to `at`, and every event about the scope in words.
+
+    Only the sessions that registered a wait on the scope change its entry or its trail;
+    the near misses (the same scope registered under other keys in the caller's env and
+    tenant) are named only when no session ever held the scope (`needs_near_misses`).
+    So feeding the streams of those sessions alone, in log order, explains as the whole
+    log does."""
+
+    def __init__(self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime) -> None:
+        self._ctx, self._user_id, self._scope, self._at = ctx, user_id, scope, at
+        self._target = scope_key(ctx, user_id, scope)
+        self._index = MemoryReadModels()
+        self._sessions: dict[UUID, Session] = {}
+        self._trail: list[str] = []
+        self._ended = self._registration = ""
+        self._elsewhere: list[str] = []
+
+    def feed(self, events: Iterable[LoggedEvent]) -> None:
+        """Events in log order; those recorded after `at` are skipped."""
+        target, scope = self._target, self._scope
+        for _, event in events:
+            if event.timestamp > self._at:
+                continue
+            current = self._sessions.get(event.originator_id)
+            before = None if current is None else current.state()
+            session = event.mutate(current)
+            assert isinstance(session, Session)
+            self._sessions[event.originator_id] = session
+            registered = isinstance(event, Session.WaitRegistered)
+            self._index.apply(changes_for(before, session.state(), registered))
+            old_wait = None if before is None else before.wait
+            line = _about(event, session, old_wait, target)
+            if line:
+                self._trail.append(line)
+                holds = session.wait is not None and session.wait.scope_key == target
+                if holds:
+                    self._registration, self._ended = line, ""
+                else:
+                    self._ended = line
+            elif (
+                registered
+                and session.wait
+                and session.wait.scope.scope_hash() == scope.scope_hash()
+                and _same_tenant(session, self._ctx)
+            ):
+                self._elsewhere.append(_registered_elsewhere(event, session, session.wait))
+
+    def needs_near_misses(self) -> bool:
+        """The reason would name near misses, if there were any: nothing held the scope."""
+        return self._index.scopes.get(self._target) is None and not self._ended
+
+    def explanation(self) -> Explanation:
+        index, target, at = self._index, self._target, self._at
+        identity = _identity(self._ctx, self._user_id)
+        return Explanation(
+            at=at,
+            user_key=user_key(self._ctx, self._user_id),
+            scope_key=target,
+            scope_hash=self._scope.scope_hash(),
+            session_key=_found(index, target, at),
+            reason=_reason(
+                index, target, at, self._registration, self._ended, self._elsewhere, identity
+            ),
+            trail=self._trail,
+        )
 
 
 def _same_tenant(session: Session, ctx: TenantCtx) -> bool:

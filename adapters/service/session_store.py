@@ -42,7 +42,7 @@ from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.takeover import WaitRequest, rival_of, take_scope
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
-from greentic_session.projections.replay import rebuild
+from greentic_session.projections.replay import rebuild_logged
 
 T = TypeVar("T")
 
@@ -72,9 +72,10 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._log = log_app
         self._max_context_bytes = options.max_context_bytes
         self._models = opened.read_models
-        self._audit = AuditTrail(log_app, opened.log_access)
+        self._audit = AuditTrail(log_app, opened.log_access, opened.read_models)
         self._audit.check_key()
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
+        self._audit.prepare_scope_history()
         self._clock = options.clock
         self._writer = WriteLoop(log_app, opened.read_models, self._clock)
         self._closed = False
@@ -486,7 +487,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         Raises what `events()` raises.
         """
-        return rebuild(self.events())
+        with self._database("reading the log"):
+            return rebuild_logged(self._audit.logged_events())
 
     def current_read_models(self) -> MemoryReadModels:
         """The read models as stored (compare with `replay_read_models()`).

@@ -15,6 +15,7 @@ from greentic_session.projections.read_models import MemoryReadModels
 
 BuildReadModels = Callable[[list[Notification]], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]
+BuildChanges = Callable[[list[Notification]], list[Change]]
 
 
 class LogAccess(Protocol):
@@ -29,6 +30,13 @@ class LogAccess(Protocol):
     def replace_read_models(self, build: BuildReadModels) -> None:
         """Replace the read models with `build(log)` in one transaction, writers held off
         meanwhile; readers see the old read models until it commits. Heads stay."""
+        ...
+
+    def ensure_scope_history(self, build: BuildChanges) -> bool:
+        """Create the scope history if the store has none yet (a store made before it),
+        filled with `build(log)` in the same transaction, writers held off meanwhile.
+        False if it is missing and this role may not create it. If `build` raises, nothing
+        is created and the error propagates."""
         ...
 
     def max_notification_id(self) -> int | None: ...

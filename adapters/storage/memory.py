@@ -18,6 +18,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from greentic_session.adapters.storage.library_seams import LibraryChanged
 from greentic_session.adapters.storage.log_access import (
+    BuildChanges,
     BuildReadModels,
     ImportedReadModels,
     log_not_empty,
@@ -31,6 +32,7 @@ from greentic_session.adapters.storage.session_log import (
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.read_models import (
     MemoryReadModels,
+    ScopeEvent,
     ScopeTaken,
     StoredData,
     WaitEntry,
@@ -71,9 +73,11 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                     "POPOApplicationRecorder.insert_events returned no position for each "
                     "event (assumption 7 of library_seams)"
                 )
-            self.read_models.apply(changes)
+            logged = {}
             for stored, position in zip(stored_events, positions, strict=True):
                 self._positions.setdefault(_stream_of(stored), []).append(position)
+                logged[(_stream_of(stored), stored.originator_version)] = position
+            self.read_models.apply(changes, logged)
             return positions
 
     def stream_notifications(self, stream: UUID) -> list[Notification]:
@@ -99,6 +103,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             stored = [event for batch in batches for event in batch]
             if stored:
                 self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
+    def ensure_scope_history(self, build: BuildChanges) -> bool:
+        """A memory store is always new: its scope history began with it."""
+        return True
 
     def _whole_log(self) -> list[Notification]:
         last = self.max_notification_id()
@@ -145,6 +152,13 @@ class LockedReader:
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         with self._lock:
             return self._models.keys_with_prefix(prefix, limit)
+    def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
+        with self._lock:
+            return self._models.scope_events(scope_key, at)
+
+    def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
+        with self._lock:
+            return self._models.near_misses(near_miss, at)
 
     def load_all(self) -> MemoryReadModels:
         with self._lock:

@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Composed
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import (
+    BuildChanges,
     BuildReadModels,
     ImportedReadModels,
     log_not_empty,
@@ -34,7 +35,7 @@ from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
-from greentic_session.adapters.storage.sql_tables import SqlReadModels
+from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change, row_of
 from greentic_session.projections.projector import as_changes
@@ -47,6 +48,10 @@ COPY_TYPES = ["uuid", "int8", "text", "bytea"]  # the events table's (assumption
 LONG_OPERATION_TIMEOUT = 600.0
 """Seconds a long operation's transaction may sit idle between statements (the library
 sets 5 s on every connection, which an import computing between its writes would hit)."""
+
+# Any fixed number: processes opening a store made before the scope history take turns
+# creating it.
+_SCOPE_HISTORY_LOCK = 0x67736873
 
 
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
@@ -82,6 +87,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             f"FROM {self._events_table}"
         )
         self.tables = tables_in(datastore.schema, self._events_table)
+        self._scope_history_name = f'"{datastore.schema}"."{SCOPE_HISTORY_TABLE}"'
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
     def insert_events(
@@ -213,6 +219,52 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 cursor.execute(f"DELETE FROM {table}")
             for statement, params in self.tables.statements(as_changes(models, heads=False)):
                 cursor.execute(statement, params)
+
+    def ensure_scope_history(self, build: BuildChanges) -> bool:
+        """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
+        not); the replay in between may take longer than the library's idle-in-transaction
+        timeout, lifted for this one transaction. A role without the right to create
+        tables is refused, and the table stays missing."""
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            if self._has_scope_history(cursor):
+                self.tables.scope_history_ready = self._may_use_scope_history(cursor)
+                return self.tables.scope_history_ready
+            try:
+                with connection.transaction():
+                    cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCOPE_HISTORY_LOCK,))
+                    if self._has_scope_history(cursor):
+                        return True
+                    for statement in self.tables.create_scope_history:
+                        cursor.execute(statement)
+                    state_table = self.tables.projection_tables[0]
+                    cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+                    self.tables.scope_history_ready = True
+                    changes = build(self._select_log(cursor))
+                    for statement, params in self.tables.statements(changes):
+                        cursor.execute(statement, params)
+            except psycopg.errors.InsufficientPrivilege:
+                self.tables.scope_history_ready = False
+            except BaseException:
+                self.tables.scope_history_ready = False
+                raise
+        return self.tables.scope_history_ready
+
+    def _may_use_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
+        """Created by the owner after this role was granted the others (the owner opened
+        the store before running setup again): not usable until it is granted too."""
+        cursor.execute(
+            "SELECT has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT')",
+            (self._scope_history_name, self._scope_history_name),
+        )
+        row = cursor.fetchone()
+        return row is not None and bool(row[0])
+
+    def _has_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
+        cursor.execute("SELECT to_regclass(%s)", (self._scope_history_name,))
+        row = cursor.fetchone()
+        return row is not None and row[0] is not None
 
     def _select_log(self, cursor: Cursor[TupleRow]) -> list[Notification]:
         cursor.execute(f"{self._select_events} ORDER BY notification_id")

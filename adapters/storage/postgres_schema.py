@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from greentic_session.adapters.storage.database_errors import as_session_error, error_code
 from greentic_session.adapters.storage.library_seams import postgres_events_table
 from greentic_session.adapters.storage.session_log import SessionLog
-from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES
+from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES, SCOPE_HISTORY_TABLE
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 
 EVENTS_TABLE = postgres_events_table(SessionLog.name)  # the library names the log's table
@@ -120,7 +120,8 @@ def add_missing_indexes(settings: Mapping[str, str], indexes: Mapping[str, str])
 
 def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
     """Rows only: append and read the log, read and write the read models; heads are
-    upserted, never deleted. Returns the statements run."""
+    upserted, never deleted; scope-history rows are appended, never updated (deleted only
+    by a rebuild). Returns the statements run."""
     schema = schema_of(settings)
 
     def table(name: str) -> sql.Composable:
@@ -136,6 +137,9 @@ def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
                 table(name), grantee
             )
             for name in READ_MODEL_TABLES
+        ),
+        sql.SQL("GRANT SELECT, INSERT, DELETE ON {} TO {}").format(
+            table(SCOPE_HISTORY_TABLE), grantee
         ),
     ]
     done: list[str] = []

@@ -21,6 +21,8 @@ from greentic_session.domain.session import SessionData
 from greentic_session.domain.state import SessionState, Wait, stream_id
 from greentic_session.projections.read_models import (
     MemoryReadModels,
+    ScopeEvent,
+    ScopeHistoryMissing,
     StoredData,
     StreamHead,
     WaitEntry,
@@ -76,6 +78,16 @@ class SqlReadModelReader(ABC):
             params.append(high)
         statement = self.tables.select_keys[head_high is not None, high is not None]
         return [row[0] for row in self.fetch(statement, (*params, limit))]
+    def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
+        return self._history(self.tables.select_scope_events, scope_key, at)
+
+    def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
+        return self._history(self.tables.select_near_misses, near_miss, at)
+
+    def _history(self, statement: str, key: str, at: datetime) -> list[ScopeEvent]:
+        if not self.tables.scope_history_ready:
+            raise ScopeHistoryMissing(self.tables.scope_history_table)
+        return [decode_scope_event(row) for row in self.fetch(statement, (key, to_micros(at)))]
 
 
 class RowCursor(Protocol):
@@ -92,7 +104,13 @@ def read_all(cursor: RowCursor, tables: SqlReadModels) -> MemoryReadModels:
     for statement in tables.select_all:
         cursor.execute(statement)
         rows.append(cursor.fetchall())
-    return decode_all(tables.sealer, *rows)
+    states, scopes, waits, heads, *history = rows
+    models = decode_all(tables.sealer, states, scopes, waits, heads)
+    models.has_scope_history = tables.scope_history_ready
+    for scope_key, *row in history[0] if history else []:
+        event = decode_scope_event(row)
+        models.scope_history.setdefault(scope_key, {})[(event.session_key, event.version)] = event
+    return models
 
 
 def decode_state(session_key: str, row: Sequence[Any], sealer: ContentSealer) -> SessionState:
@@ -119,6 +137,13 @@ def decode_state(session_key: str, row: Sequence[Any], sealer: ContentSealer) ->
 
 def decode_entry(row: Sequence[Any]) -> WaitEntry:
     return WaitEntry(session_key=row[0], expires_at=from_micros(row[1]))
+
+
+def decode_scope_event(row: Sequence[Any]) -> ScopeEvent:
+    session_key, version, kind, recorded_at, near_miss, position = row
+    moment = from_micros(recorded_at)
+    assert moment is not None, "recorded_at is NOT NULL"
+    return ScopeEvent(session_key, version, kind, moment, near_miss, position)
 
 
 def decode_all(

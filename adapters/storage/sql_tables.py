@@ -23,6 +23,7 @@ from greentic_session.projections.changes import (
     DropUserWait,
     PutState,
     RecordHead,
+    RecordScopeEvent,
     ReleaseScope,
 )
 
@@ -33,6 +34,9 @@ BULK_ROWS = 5000
 
 # What a rebuild replaces; `gs_stream_heads` (the anchor) is never rebuilt.
 READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
+# Also rebuilt, but rows are only ever inserted (and deleted by a rebuild), never updated;
+# created apart from the others, since stores made before it must fill it from the log.
+SCOPE_HISTORY_TABLE = "gs_scope_history"
 
 # Session keys by code point, for a key-prefix lookup: one range scan.
 HEADS_KEY_INDEX = "gs_stream_heads_by_key"
@@ -67,7 +71,12 @@ def prefix_range(prefix: str) -> tuple[str, str | None]:
 
 class SqlReadModels:
     """Statements over the read models `gs_session_state`, `gs_scope_index`,
-    `gs_user_waits`, and the heads `gs_stream_heads` (the anchor, never rebuilt)."""
+    `gs_user_waits`, `gs_scope_history`, and the heads `gs_stream_heads` (the anchor, never
+    rebuilt).
+
+    `scope_history_ready` is False while the store has no `gs_scope_history` (a store made
+    before it, opened by a role that may not create it): its rows are then not written,
+    nor read, and `explain` replays the log instead."""
 
     def __init__(
         self,
@@ -106,6 +115,7 @@ class SqlReadModels:
                     f"ORDER BY {head}, {key} LIMIT ?"
                 )
         self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
+        self.scope_history_ready = True
 
         self.create_statements = [
             sql(
@@ -140,7 +150,25 @@ class SqlReadModels:
             ),
             self.heads_key_index,
         ]
-        self.projection_tables = [sql(f"{{q}}{name}") for name in READ_MODEL_TABLES]
+        self.scope_history_table = sql(f"{{q}}{SCOPE_HISTORY_TABLE}")
+        self.create_scope_history = [
+            sql(
+                "CREATE TABLE {q}gs_scope_history ("
+                "scope_key TEXT NOT NULL, stream_id TEXT NOT NULL, session_key TEXT NOT NULL, "
+                "version BIGINT NOT NULL, kind TEXT NOT NULL, recorded_at BIGINT NOT NULL, "
+                "near_miss TEXT, position BIGINT NOT NULL, "
+                "PRIMARY KEY (scope_key, stream_id, version))"
+            ),
+            sql(
+                "CREATE INDEX gs_scope_history_by_scope "
+                "ON {q}gs_scope_history (scope_key, position)"
+            ),
+            sql(
+                "CREATE INDEX gs_scope_history_near_misses "
+                "ON {q}gs_scope_history (near_miss, position) WHERE near_miss IS NOT NULL"
+            ),
+        ]
+        self._projection_tables = [sql(f"{{q}}{name}") for name in READ_MODEL_TABLES]
         self.select_state = sql(
             "SELECT version, data, expires_at, wait_user_key, wait_scope_key, wait_user_id, "
             "wait_scope, wait_version, head_hash FROM {q}gs_session_state WHERE stream_id = ?"
@@ -170,12 +198,18 @@ class SqlReadModels:
         self.select_all_waits = sql(
             "SELECT user_key, session_key, expires_at FROM {q}gs_user_waits ORDER BY position"
         )
-        self.select_all = [
-            self.select_all_states,
-            self.select_all_scopes,
-            self.select_all_waits,
-            self.select_all_heads,
-        ]
+        history_columns = "session_key, version, kind, recorded_at, near_miss, position"
+        self.select_scope_events = sql(
+            f"SELECT {history_columns} FROM {{q}}gs_scope_history "
+            "WHERE scope_key = ? AND recorded_at <= ? ORDER BY position"
+        )
+        self.select_near_misses = sql(
+            f"SELECT {history_columns} FROM {{q}}gs_scope_history "
+            "WHERE near_miss = ? AND recorded_at <= ? ORDER BY position"
+        )
+        self.select_all_scope_history = sql(
+            f"SELECT scope_key, {history_columns} FROM {{q}}gs_scope_history ORDER BY position"
+        )
         self._put_state = sql(
             "INSERT INTO {q}gs_session_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
@@ -209,6 +243,39 @@ class SqlReadModels:
             )
         )
         self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
+        add_row = (
+            "INSERT INTO {q}gs_scope_history (scope_key, stream_id, session_key, version, kind, "
+            "recorded_at, near_miss, position) {values}"
+        )
+        self._add_scope_event = sql(add_row.replace("{values}", "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+        self._add_scope_event_looked_up = sql(
+            add_row.replace("{values}", f"VALUES (?, ?, ?, ?, ?, ?, ?, {event_position})")
+        )
+        self._add_scope_event_after = sql(
+            add_row.replace(
+                "{values}",
+                "SELECT ?, ?, ?, ?, ?, ?, ?, notification_id FROM {events} "
+                "WHERE originator_id = ? AND originator_version = ?",
+            )
+        )
+
+    @property
+    def projection_tables(self) -> list[str]:
+        """The tables a rebuild empties and fills again."""
+        history = [self.scope_history_table] if self.scope_history_ready else []
+        return [*self._projection_tables, *history]
+
+    @property
+    def select_all(self) -> list[str]:
+        """`select_all_*` of states, scopes, waits, heads and (if there) scope history."""
+        history = [self.select_all_scope_history] if self.scope_history_ready else []
+        return [
+            self.select_all_states,
+            self.select_all_scopes,
+            self.select_all_waits,
+            self.select_all_heads,
+            *history,
+        ]
 
     def statements(self, changes: Iterable[Change], events: str | None = None) -> list[Statement]:
         """The writes that apply `changes`; a clashing claim fails on the primary key.
@@ -218,6 +285,11 @@ class SqlReadModels:
         events table's new rows then)."""
         add_wait = self._add_wait if events is None else self._add_wait_after.replace(
             "{events}", events
+        )
+        add_row = (
+            self._add_scope_event_looked_up
+            if events is None
+            else self._add_scope_event_after.replace("{events}", events)
         )
         out: list[Statement] = []
         for change in changes:
@@ -243,6 +315,8 @@ class SqlReadModels:
                 stream = str(stream_id(change.session_key))
                 head = (stream, change.session_key, change.version, change.hash)
                 out.append((self._record_head, head))
+            elif isinstance(change, RecordScopeEvent) and self.scope_history_ready:
+                out.append(self._scope_event(change, add_row))
         return out
 
     def in_bulk(self, changes: Iterable[Change]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
@@ -253,6 +327,20 @@ class SqlReadModels:
         while chunk := list(itertools.islice(changes, BULK_ROWS)):
             for text, group in itertools.groupby(self.statements(chunk), key=lambda s: s[0]):
                 yield text, [params for _, params in group]
+    def _scope_event(self, change: RecordScopeEvent, looked_up: str) -> Statement:
+        uuid = stream_id(change.session_key)
+        row = (
+            change.scope_key,
+            str(uuid),
+            change.session_key,
+            change.version,
+            change.kind,
+            to_micros(change.recorded_at),
+            change.near_miss,
+        )
+        if change.position is not None:
+            return self._add_scope_event, (*row, change.position)
+        return looked_up, (*row, self._stream_param(uuid), change.version)
 
     def encode_state(self, state: SessionState) -> tuple[Any, ...]:
         seal, wait = self.sealer.seal, state.wait

@@ -6,19 +6,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import Notification, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import (
+    BuildChanges,
     BuildReadModels,
     ImportedReadModels,
     log_not_empty,
 )
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
-from greentic_session.adapters.storage.sql_tables import SqlReadModels
+from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import MemoryReadModels
 
@@ -92,6 +93,34 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             models = build(self._select_log(c))
             for statement, params in self.tables.statements(as_changes(models, heads=False)):
                 c.execute(statement, params)
+
+    def ensure_scope_history(self, build: BuildChanges) -> bool:
+        """The `CREATE TABLE` takes the write lock before the log is read: no write lands
+        between the read and the fill. A read-only file, or another process that created
+        it first, fails the `CREATE`: the table's presence then decides."""
+        if self._has_scope_history():
+            return True
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                for statement in self.tables.create_scope_history:
+                    c.execute(statement)
+                self.tables.scope_history_ready = True
+                for statement, params in self.tables.statements(build(self._select_log(c))):
+                    c.execute(statement, params)
+        except PersistenceError:
+            self.tables.scope_history_ready = self._has_scope_history()
+        except BaseException:
+            self.tables.scope_history_ready = False
+            raise
+        return self.tables.scope_history_ready
+
+    def _has_scope_history(self) -> bool:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (SCOPE_HISTORY_TABLE,),
+            )
+            return bool(c.fetchall())
 
     @property
     def _select_events(self) -> str:

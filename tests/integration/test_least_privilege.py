@@ -5,6 +5,7 @@ rewrite or delete the log."""
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from greentic_session import ErrorCode, open_store
+from greentic_session import ErrorCode, EventSourcedSessionStore, open_store
 from tests.conftest import with_schema
 from tests.support import make_ctx, make_data, make_scope, raises_code, run_console_script
 
@@ -77,6 +78,7 @@ def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> No
         ).fetchall()
     assert rows == [
         ("greentic_session_events", "INSERT,SELECT"),
+        ("gs_scope_history", "DELETE,INSERT,SELECT"),
         ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_session_state", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_stream_heads", "INSERT,SELECT,UPDATE"),
@@ -109,6 +111,36 @@ def test_the_store_works_under_the_runtime_role(set_up: Deployment) -> None:
             "wait_superseded",
             "removed",
         ]
+
+
+def test_the_runtime_role_explains_a_store_made_before_the_scope_history_from_the_log(
+    set_up: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It may not create the table: it warns, explains by replaying the log, and writes
+    on; `setup --grant-to` then creates, fills and grants it."""
+    chat = make_scope("chat")
+    with open_store(set_up.runtime_url) as store:
+        first = store.create_session(CTX, make_data(CTX))
+        store.register_wait(CTX, "alice", chat, first, make_data(CTX))
+    set_up.admin(
+        sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_scope_history"))
+    )
+
+    with caplog.at_level(logging.WARNING), open_store(set_up.runtime_url) as store:
+        assert store.explain(CTX, "alice", chat).session_key == first
+        second = store.create_session(CTX, make_data(CTX))
+        store.register_wait(CTX, "alice", chat, second, make_data(CTX))
+        assert store.explain(CTX, "alice", chat).session_key == second
+        assert store.verify().ok
+    assert "setup --grant-to" in caplog.text
+
+    again = run_console_script("setup", "--url", set_up.owner_url, "--grant-to", set_up.role)
+    assert again.returncode == 0, again.stderr
+    with open_store(set_up.runtime_url) as store:
+        assert isinstance(store, EventSourcedSessionStore)
+        assert store.current_read_models().scope_history == store.replay_read_models().scope_history
+        assert store.explain(CTX, "alice", chat).session_key == second
+        assert store.verify().ok
 
 
 def test_the_runtime_role_can_reopen_the_store_without_ddl(set_up: Deployment) -> None:

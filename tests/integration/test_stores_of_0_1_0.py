@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
-from greentic_session import open_store
+from greentic_session import EventSourcedSessionStore, UserId, open_store
+from greentic_session.projections import scope_explanation
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_0_1_0"
 EVERY_TOPIC = {
@@ -73,3 +76,31 @@ def test_an_export_written_by_0_1_0_imports_with_its_hashes(tmp_path: Path) -> N
     old = [json.loads(line) for line in exported]
     assert hashes == [line["hash"] for line in old if line["session_key"] == "refund-1042"]
     assert Counter(line["type"] for line in old)["created"] == 5
+
+
+def test_a_store_written_by_0_1_0_gets_its_scope_history_from_its_log_when_opened(
+    tmp_path: Path,
+) -> None:
+    url = _copy_of_the_store(tmp_path)
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'gs_scope_history'")
+        assert not found.fetchall()
+    with open_store(url) as store:
+        assert isinstance(store, EventSourcedSessionStore)
+        stored = store.current_read_models().scope_history
+        assert stored and stored == store.replay_read_models().scope_history
+        registrations = [
+            event
+            for key in store.current_read_models().heads
+            for event in store.history(key)
+            if event.type == "wait_registered"
+        ]
+        assert registrations
+        for event in registrations:
+            assert event.data is not None and event.scope is not None and event.user_id
+            ctx, user = event.data.tenant_ctx, UserId(event.user_id)
+            for at in (event.recorded_at, event.recorded_at + timedelta(days=1)):
+                whole = scope_explanation.explain(
+                    ((0, e) for e in store.events()), ctx, user, event.scope, at
+                )
+                assert store.explain(ctx, user, event.scope, at=at) == whole
