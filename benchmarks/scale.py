@@ -54,6 +54,7 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "greentic-session-scale"
 class ScaleConfig:
     sizes: tuple[int, ...]
     backends: tuple[str, ...]
+    operations: tuple[str, ...]  # import_events always runs: it fills the store
     timeout_s: float  # per operation
     cache: Path
     markdown_path: Path | None
@@ -80,6 +81,11 @@ def parse_config(argv: Sequence[str]) -> ScaleConfig:
     add = parser.add_argument
     add("--sizes", default="10k,100k", help="events per store, comma-separated: 10k,100k,1m")
     add("--backends", default=",".join(BACKENDS), help="comma-separated: sqlite,postgres")
+    add(
+        "--operations",
+        default=",".join(OPERATIONS),
+        help="comma-separated, of " + ",".join(OPERATIONS) + " (import_events always runs)",
+    )
     add("--timeout", type=float, default=900.0, help="seconds before an operation is stopped")
     add("--cache", type=Path, default=DEFAULT_CACHE, help="where the generated exports are kept")
     add("--markdown", type=Path, default=DEFAULT_MARKDOWN, help="write the table here")
@@ -93,6 +99,7 @@ def parse_config(argv: Sequence[str]) -> ScaleConfig:
     return ScaleConfig(
         sizes=sizes,
         backends=names(args.backends, BACKENDS, parser),
+        operations=("import_events", *names(args.operations, tuple(OPERATIONS), parser)),
         timeout_s=args.timeout,
         cache=args.cache,
         markdown_path=args.markdown,
@@ -182,6 +189,8 @@ def measure_store(
     column = Column(backend, size)
     url = dbs.new_url(backend, f"scale{export.events}")
     for operation in OPERATIONS:
+        if operation not in config.operations:
+            continue
         progress(f"{column.title}: {operation}")
         measured = run_operation(operation, url, export, config.timeout_s)
         column.measured[operation] = measured
