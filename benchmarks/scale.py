@@ -195,7 +195,7 @@ def measure_store(
         measured = run_operation(operation, url, export, config.timeout_s)
         column.measured[operation] = measured
         if measured.error is not None:
-            column.notes.append(f"{column.title} `{operation}`: {measured.error}")
+            column.notes.append(f"{column.title} `{operation}`: {shorten(measured.error)}")
         if operation == "import_events" and measured.error is not None:
             filled = fill_through_api(column, dbs, export)
             if filled is None:
@@ -203,6 +203,12 @@ def measure_store(
             url, probe = filled
             export = Export(export.path, export.events, export.sessions, probe)
     return column
+
+
+def shorten(message: str, limit: int = 400) -> str:
+    """An error message on one line, cut to `limit` characters (some quote whole statements)."""
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def fill_through_api(column: Column, dbs: Databases, export: Export) -> tuple[str, Probe] | None:
@@ -214,7 +220,7 @@ def fill_through_api(column: Column, dbs: Databases, export: Export) -> tuple[st
     try:
         probe = fill_store(url, export.events)
     except SessionError as exc:
-        column.notes.append(f"{column.title}: the public-API fill failed too ({exc}); not run")
+        column.notes.append(f"{column.title}: the public-API fill failed too: {shorten(str(exc))}")
         return None
     column.notes.append(
         f"{column.title}: import failed, so the other operations ran on a store filled "
