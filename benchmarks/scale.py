@@ -47,6 +47,9 @@ BACKENDS = ("sqlite", "postgres")
 BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 ROOT = Path(__file__).resolve().parents[1]  # where `python -m benchmarks.…` finds the package
 DEFAULT_MARKDOWN = ROOT / "benchmarks" / "results" / "scale.md"
+# Processes filling a store through the public API when import fails: PostgreSQL takes
+# concurrent writers; SQLite has one write lock.
+FILL_WORKERS = {"sqlite": 1, "postgres": 4}
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "greentic-session-scale"
 
 
@@ -218,7 +221,7 @@ def fill_through_api(column: Column, dbs: Databases, export: Export) -> tuple[st
     progress(f"{column.title}: import failed, filling through the public API")
     started = time.perf_counter()
     try:
-        probe = fill_store(url, export.events)
+        probe = fill_store(url, export.events, FILL_WORKERS[column.backend])
     except SessionError as exc:
         column.notes.append(f"{column.title}: the public-API fill failed too: {shorten(str(exc))}")
         return None

@@ -3,21 +3,22 @@
 Each session is created, updated with a ~1 KB context, waits on a scope of its own with a
 1 h TTL, is updated again, then is cleared (60%), removed (30%) or left waiting (10%): 5, 5
 and 4 events, about 4.9 a session. Sessions run in windows of `WINDOW`, phase by phase, so
-the log interleaves them as live traffic does. A `StepClock` moves one second per write:
-the log's times are reproducible, and lie in the past, so every wait left is due for
-`sweep_expired` when the benchmark runs.
+the log interleaves them as live traffic does. A `StepClock` moves one second each time it
+is read: the log's times are reproducible, and lie in the past, so every wait left is due
+for `sweep_expired` when the benchmark runs.
 
 `cached_export` runs the mix through `memory://` stores (a fresh one per `CHUNK_SESSIONS`, so
 the generator's memory stays small; chains are per stream and sessions never share a
 scope, so the chunks' exports concatenate into one valid export) and writes it as JSON
 Lines once per size and library version. `fill_store` runs the same mix through the public
-API of any store, for when import cannot fill it.
+API of any store (in several processes), for when import cannot fill it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,14 +123,32 @@ def probe_at(sessions: int) -> int:
     return (sessions // 2) // 10 * 10
 
 
-def fill_store(url: str, events: int) -> Probe:
-    """The mix through the public API of the store at `url` (slow: one transaction a write)."""
-    sessions = sessions_for(events)
-    clock = StepClock()
+def _fill_share(url: str, first: int, count: int, probe_n: int) -> Probe | None:
+    """One worker's sessions; its clock starts where its share of the run would."""
+    clock = StepClock(CLOCK_START + timedelta(seconds=6 * first))
     with open_store(url, clock=clock) as store:
-        probe = run_mix(store, clock, 0, sessions, probe_at(sessions))
-    assert probe is not None
-    return probe
+        return run_mix(store, clock, first, count, probe_n)
+
+
+def fill_store(url: str, events: int, workers: int = 1) -> Probe:
+    """The mix through the public API of the store at `url` (one transaction a write: slow),
+    split over `workers` spawned processes, each with its share of the sessions."""
+    sessions = sessions_for(events)
+    with open_store(url):  # creates the tables before the workers race to
+        pass
+    shares = [sessions // workers + (1 if i < sessions % workers else 0) for i in range(workers)]
+    firsts = [sum(shares[:i]) for i in range(workers)]
+    args = [
+        (url, first, share, probe_at(sessions)) for first, share in zip(firsts, shares, strict=True)
+    ]
+    if workers <= 1:
+        probes = [_fill_share(*args[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            probes = pool.starmap(_fill_share, args)
+    found = [probe for probe in probes if probe is not None]
+    assert len(found) == 1
+    return found[0]
 
 
 def library_fingerprint() -> str:
