@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from benchmarks.scale import main
 from benchmarks.scale_operation import OPERATIONS
 
@@ -27,22 +29,30 @@ def first_table(report: str) -> dict[str, str]:
     return rows
 
 
-def run_tiny(tmp_path: Path, *options: str) -> str:
-    markdown, cache = tmp_path / "scale.md", tmp_path / "cache"
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny export, generated once for the module's runs."""
+    return tmp_path_factory.mktemp("scale-cache")
+
+
+def run_tiny(tmp_path: Path, cache: Path, *options: str) -> str:
+    markdown = tmp_path / "scale.md"
     tiny = ["--sizes", "200", "--backends", "sqlite", "--cache", str(cache)]
     report = main([*tiny, "--markdown", str(markdown), *options])
     assert markdown.read_text() == report + "\n"
     return report
 
 
-def test_every_audit_operation_gets_a_measured_row(tmp_path: Path) -> None:
-    rows = first_table(run_tiny(tmp_path))
+def test_every_audit_operation_gets_a_measured_row(tmp_path: Path, cache: Path) -> None:
+    rows = first_table(run_tiny(tmp_path, cache))
     assert list(rows) == list(OPERATIONS)
     unmeasured = {name: cell for name, cell in rows.items() if not MEASURED.match(cell)}
     assert not unmeasured
 
 
-def test_an_operation_past_its_timeout_is_a_failing_row_not_a_crash(tmp_path: Path) -> None:
-    rows = first_table(run_tiny(tmp_path, "--timeout", "0.01"))
+def test_an_operation_past_its_timeout_is_a_failing_row_not_a_crash(
+    tmp_path: Path, cache: Path
+) -> None:
+    rows = first_table(run_tiny(tmp_path, cache, "--timeout", "0.01"))
     assert list(rows) == list(OPERATIONS)
     assert all(TIMED_OUT.match(cell) for cell in rows.values()), rows
