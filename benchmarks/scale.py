@@ -270,7 +270,7 @@ def render(command: str, config: ScaleConfig, columns: list[Column], notes: list
     if before:
         every_note.insert(
             0,
-            "Peak RSS is the whole process's (`ru_maxrss`); before the call (interpreter, "
+            "Peak RSS is the whole process's (`VmHWM`); before the call (interpreter, "
             f"imports, open store) it was {min(before):,.0f}-{max(before):,.0f} MB.",
         )
     return "\n".join(

@@ -2,7 +2,7 @@
 
 `python -m benchmarks.scale_operation OPERATION URL EXPORT PROBE_JSON` opens the store,
 runs the operation once and prints one JSON line: its wall time (the call alone, not the
-interpreter's start or `open_store`), the process's peak RSS (`ru_maxrss`, which covers the
+interpreter's start or `open_store`), the process's peak RSS (`VmHWM`, which covers the
 interpreter and the imports too; `open_rss_mb` is the peak before the call) and what the
 call returned, or the `SessionError` code (else the exception's type) it failed with.
 """
@@ -72,6 +72,16 @@ OPERATIONS: dict[str, Operation] = {
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS: `VmHWM`, which starts again at exec. `ru_maxrss` would not
+    do: Linux carries it over from the parent through fork and exec, so every child would
+    read at least the parent's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
