@@ -10,19 +10,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import IO, Any
+from uuid import UUID
 
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
 from greentic_session.adapters.storage.encryption import check_key
-from greentic_session.adapters.storage.log_access import LogAccess
+from greentic_session.adapters.storage.log_access import LogAccess, LogSnapshot
 from greentic_session.adapters.storage.session_log import READ_MODEL_CHANGES, SessionLog
 from greentic_session.domain.aggregate import EVENT_TOPICS, Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.chain import BrokenChain, ChainCheck
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
+from greentic_session.domain.event_shape import UnreadableEvent, event_from_payload
 from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.state import stream_id
@@ -33,14 +36,16 @@ from greentic_session.projections import (
     session_diff,
     stream_history,
 )
+from greentic_session.projections.log_verification import PROGRESS_EVERY
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import MemoryReadModels
-from greentic_session.projections.replay import rebuild
+from greentic_session.projections.replay import Replay, rebuild
 from greentic_session.projections.stream_history import LoggedEvent
 
 log = logging.getLogger(__name__)
 
 LOG_PAGE_SIZE = 1000
+KEY_CHECK_EVENTS = 20  # the first events `check_key` reads: one damaged one is not a key
 
 
 class AuditTrail:
@@ -51,20 +56,53 @@ class AuditTrail:
         self._plain_mapper: Mapper[Any] = Mapper(transcoder=log_app.mapper.transcoder)
 
     def check_key(self) -> None:
-        """The first event decrypts with this store's key (or needs none): a wrong or missing
-        key fails here, at open, and clearly."""
-        first = self._log.recorder.select_notifications(None, 1)
-        if first:
-            check_key(self._log.mapper.cipher, first[0].state)
+        """The first events decrypt with this store's key (or need none): a wrong or missing
+        key fails here, at open, and clearly. A first event no key explains is damage: the
+        store opens, with a warning, so that `verify` can say what was changed."""
+        first = self._log.recorder.select_notifications(None, KEY_CHECK_EVENTS)
+        if not check_key(self._log.mapper.cipher, [n.state for n in first]):
+            log.warning(
+                "the log's first event (stream %s v%s) cannot be read: it was damaged, not "
+                "encrypted; run verify to see what was changed",
+                first[0].originator_id,
+                first[0].originator_version,
+            )
 
     # -- reading the log -----------------------------------------------------------
 
-    def decode(self, notification: Notification) -> Session.Event:
-        if notification.topic not in EVENT_TOPICS:
-            raise TypeError(f"not a session event: topic {notification.topic!r}")
-        event = self._log.mapper.to_domain_event(notification)
-        assert isinstance(event, Session.Event)
-        return event
+    def read_event(self, notification: Notification) -> Session.Event:
+        """The event a stored notification holds, read through the log's own cipher,
+        compressor and transcoder, and checked field by field (`event_shape`).
+
+        Raises `UnreadableEvent`, or whatever the cipher or transcoder raise on bytes
+        that are not theirs."""
+        mapper = self._log.mapper
+        state = notification.state
+        if mapper.cipher is not None:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor is not None:
+            state = mapper.compressor.decompress(state)
+        payload = mapper.transcoder.decode(state)
+        stream = notification.originator_id
+        if not isinstance(stream, UUID):
+            raise UnreadableEvent(f"stream id {stream!r} is not a UUID")
+        return event_from_payload(
+            notification.topic, stream, notification.originator_version, payload
+        )
+
+    def decode(self, notification: Notification, name: str | None = None) -> Session.Event:
+        """The one place a stored event is read for the tools: any failure to read it is
+        `SessionError(internal)`, naming the stream (`name`, else its id) and version."""
+        try:
+            return self.read_event(notification)
+        except Exception as exc:  # whatever damaged bytes make the decoders raise
+            stream = name or f"stream {notification.originator_id}"
+            raise SessionError(
+                ErrorCode.INTERNAL,
+                f"{stream} v{notification.originator_version} cannot be read "
+                f"({type(exc).__name__}: {exc}); run verify to see what was changed, and "
+                "restore the log from a backup or an export",
+            ) from exc
 
     def logged_events(self) -> Iterator[LoggedEvent]:
         """Every event with its position, in log (commit) order, a page at a time."""
@@ -78,8 +116,24 @@ class AuditTrail:
             start = page[-1].id + 1
 
     def stream(self, key: SessionKey) -> list[LoggedEvent]:
+        """The key's events, which must make one whole stream: versions 1, 2, 3..., the first
+        and only the first a `Created` of this key. Raises `SessionError(internal)` else."""
         notifications = self._recorder.stream_notifications(stream_id(key))
-        return [(n.id, self.decode(n)) for n in notifications]
+        events = [(n.id, self.decode(n, key)) for n in notifications]
+        for expected, (_, event) in enumerate(events, 1):
+            created = isinstance(event, Session.Created)
+            if (
+                event.originator_version != expected
+                or created != (expected == 1)
+                or (created and getattr(event, "session_key", None) != key)
+            ):
+                raise SessionError(
+                    ErrorCode.INTERNAL,
+                    f"{key} v{event.originator_version} is not the stream's event "
+                    f"v{expected}; run verify to see what was changed, and restore the log "
+                    "from a backup or an export",
+                )
+        return events
 
     # -- questions -----------------------------------------------------------------
 
@@ -112,14 +166,25 @@ class AuditTrail:
 
     # -- integrity -----------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        log_entries, stored = self._recorder.log_snapshot()
-        return log_verification.verify(log_entries, self.decode, stored)
+    def verify(self, progress: Progress = no_progress) -> VerifyReport:
+        """Streams the log and the stored rows from one snapshot: memory stays flat."""
+        with self._recorder.log_snapshot() as snapshot:
+            return log_verification.verify(snapshot, self.read_event, progress)
 
-    def rebuild_projections(self) -> None:
-        def build(notifications: list[Notification]) -> MemoryReadModels:
+    def rebuild_projections(self, progress: Progress = no_progress) -> None:
+        """Raises `SessionError(internal)`, changing nothing, on a log that does not replay."""
+
+        def build(snapshot: LogSnapshot) -> MemoryReadModels:
+            total, done = snapshot.count(), 0
+            replay = Replay()
             with damaged_log_errors("cannot rebuild: "):
-                return rebuild(self.decode(n) for n in notifications)
+                for notification in snapshot.notifications():
+                    replay.apply(self.decode(notification), notification.id)
+                    done += 1
+                    if done % PROGRESS_EVERY == 0:
+                        progress(done, max(total, done))
+            progress(done, done)
+            return replay.models
 
         self._recorder.replace_read_models(build)
         log.info("read models rebuilt from the log")

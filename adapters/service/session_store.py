@@ -23,6 +23,7 @@ from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.operation import trace_of
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import (
     ensure_context_size,
     expect,
@@ -216,13 +217,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("explain"):
             return self._audit.explain(ctx, user, scope, instant)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, progress: Progress | None = None) -> VerifyReport:
         with self._database("verify"):
-            return self._audit.verify()
+            return self._audit.verify(progress or no_progress)
 
-    def rebuild_projections(self) -> None:
+    def rebuild_projections(self, *, progress: Progress | None = None) -> None:
         with self._database("rebuild_projections"):
-            self._audit.rebuild_projections()
+            self._audit.rebuild_projections(progress or no_progress)
 
     def sweep_expired(self, now: datetime | None = None) -> int:
         instant = self._instant(now)
