@@ -23,6 +23,7 @@ from greentic_session.domain.aggregate import (
     EVENT_CLASSES,
     TOPIC_BEFORE_THE_PACKAGE,
     Session,
+    _Dumped,  # the payload type `Session` events apply without validating again
 )
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
@@ -68,14 +69,14 @@ def _trace(value: object) -> bool:
 
 
 def _data(value: object) -> bool:
-    return isinstance(value, dict) and _validates(SessionData, value)
+    return isinstance(value, dict)  # validated once, by `_with_model`
 
 
 def _scope(value: object) -> bool:
     return isinstance(value, dict) and _validates(ReplyScope, value)
 
 
-def _validates(model: type[SessionData] | type[ReplyScope], value: object) -> bool:
+def _validates(model: type[ReplyScope], value: object) -> bool:
     try:
         model.model_validate(value)
     except ValidationError:
@@ -140,7 +141,23 @@ def event_from_payload(topic: str, stream: UUID, version: int, payload: object) 
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise UnreadableEvent(f"version {version!r} is not a positive whole number")
     fields_: dict[str, Any] = dict(payload)
+    if fields_.get("data") is not None:
+        fields_["data"] = _with_model(fields_["data"])
     return event_class(originator_id=stream, originator_version=version, **fields_)
+
+
+def _with_model(data: dict[str, Any]) -> dict[str, Any]:
+    """The stored session data as stored (the hash is over it), validated once here and
+    carried with its model, so that applying the event does not validate it again."""
+    try:
+        model = SessionData.model_validate(data)
+    except ValidationError as exc:
+        raise UnreadableEvent(
+            f"field 'data' is not session data ({exc.error_count()} errors)"
+        ) from exc
+    carried = _Dumped(data)
+    carried.model = model
+    return carried
 
 
 def _shown(value: object) -> str:

@@ -38,7 +38,8 @@ from greentic_session.projections.read_model_rows import (
 )
 from greentic_session.projections.replay import Replay, Unreplayable
 
-Decode = Callable[[Notification], Session.Event]
+Decode = Callable[[Notification], tuple[Session.Event, bool]]
+"""A stored event read, and whether its payload is byte for byte as the store writes it."""
 
 PROGRESS_EVERY = 5000
 """Events between two calls of the progress callback."""
@@ -101,11 +102,17 @@ class _Verification:
         version = notification.originator_version
         self._check_topic(stream, version, notification.topic)
         try:
-            event = self.decode(notification)
+            event, exact = self.decode(notification)
         except Exception as exc:  # any edit can make an event unreadable: report, go on
             stream.chain.skip(version)
             self.spoil(stream, f" v{version}: unreadable event ({_reason(exc)})")
             return
+        if not exact:
+            self.report(
+                stream,
+                f" v{version}: its stored JSON is not byte for byte what the store writes "
+                "(reformatted, or a field given twice)",
+            )
         if isinstance(event, Session.Created):
             if stream_id(event.session_key) == event.originator_id:
                 stream.name = event.session_key  # a copied Created must not name another

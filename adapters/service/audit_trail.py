@@ -76,6 +76,12 @@ class AuditTrail:
 
         Raises `UnreadableEvent`, or whatever the cipher or transcoder raise on bytes
         that are not theirs."""
+        return self.read_exactly(notification)[0]
+
+    def read_exactly(self, notification: Notification) -> tuple[Session.Event, bool]:
+        """`read_event`, and whether the payload is byte for byte what the transcoder
+        writes for what it holds: a reformatted payload, or a field given twice, reads the
+        same but is a change, which only this shows (no hash covers the bytes)."""
         mapper = self._log.mapper
         state = notification.state
         if mapper.cipher is not None:
@@ -83,12 +89,14 @@ class AuditTrail:
         if mapper.compressor is not None:
             state = mapper.compressor.decompress(state)
         payload = mapper.transcoder.decode(state)
+        exact = mapper.transcoder.encode(payload) == state
         stream = notification.originator_id
         if not isinstance(stream, UUID):
             raise UnreadableEvent(f"stream id {stream!r} is not a UUID")
-        return event_from_payload(
+        event = event_from_payload(
             notification.topic, stream, notification.originator_version, payload
         )
+        return event, exact
 
     def decode(self, notification: Notification, name: str | None = None) -> Session.Event:
         """The one place a stored event is read for the tools: any failure to read it is
@@ -169,7 +177,7 @@ class AuditTrail:
     def verify(self, progress: Progress = no_progress) -> VerifyReport:
         """Streams the log and the stored rows from one snapshot: memory stays flat."""
         with self._recorder.log_snapshot() as snapshot:
-            return log_verification.verify(snapshot, self.read_event, progress)
+            return log_verification.verify(snapshot, self.read_exactly, progress)
 
     def rebuild_projections(self, progress: Progress = no_progress) -> None:
         """Raises `SessionError(internal)`, changing nothing, on a log that does not replay."""
