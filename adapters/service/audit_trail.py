@@ -59,7 +59,7 @@ class AuditTrail:
         """The first events decrypt with this store's key (or need none): a wrong or missing
         key fails here, at open, and clearly. A first event no key explains is damage: the
         store opens, with a warning, so that `verify` can say what was changed."""
-        first = self._log.recorder.select_notifications(None, KEY_CHECK_EVENTS)
+        first = self._recorder.first_notifications(KEY_CHECK_EVENTS)
         if not check_key(self._log.mapper.cipher, [n.state for n in first]):
             log.warning(
                 "the log's first event (stream %s v%s) cannot be read: it was damaged, not "
@@ -113,34 +113,29 @@ class AuditTrail:
             ) from exc
 
     def logged_events(self) -> Iterator[LoggedEvent]:
-        """Every event with its position, in log (commit) order, a page at a time."""
+        """Every event with its position, in log (commit) order, a page at a time; each
+        stream's events must follow on (`_out_of_sequence`), else `SessionError(internal)`.
+        What it keeps is a version per stream."""
+        versions: dict[Any, int] = {}
         start = 1
         while True:
             page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
             for notification in page:
-                yield notification.id, self.decode(notification)
+                event = self.decode(notification)
+                after = versions.get(event.originator_id, 0)
+                _check_sequence(f"stream {event.originator_id}", after, event)
+                versions[event.originator_id] = event.originator_version
+                yield notification.id, event
             if len(page) < LOG_PAGE_SIZE:
                 return
             start = page[-1].id + 1
 
     def stream(self, key: SessionKey) -> list[LoggedEvent]:
-        """The key's events, which must make one whole stream: versions 1, 2, 3..., the first
-        and only the first a `Created` of this key. Raises `SessionError(internal)` else."""
+        """The key's events, which must make one whole stream (`_check_sequence`)."""
         notifications = self._recorder.stream_notifications(stream_id(key))
         events = [(n.id, self.decode(n, key)) for n in notifications]
-        for expected, (_, event) in enumerate(events, 1):
-            created = isinstance(event, Session.Created)
-            if (
-                event.originator_version != expected
-                or created != (expected == 1)
-                or (created and getattr(event, "session_key", None) != key)
-            ):
-                raise SessionError(
-                    ErrorCode.INTERNAL,
-                    f"{key} v{event.originator_version} is not the stream's event "
-                    f"v{expected}; run verify to see what was changed, and restore the log "
-                    "from a backup or an export",
-                )
+        for after, (_, event) in enumerate(events):
+            _check_sequence(key, after, event)
         return events
 
     # -- questions -----------------------------------------------------------------
@@ -283,6 +278,24 @@ class AuditTrail:
             raise invalid_input(f"line {number} is not an exported event: {exc}") from exc
         assert isinstance(event, Session.Event)
         return event
+
+
+def _check_sequence(name: str, after: int, event: Session.Event) -> None:
+    """`event` follows v`after` of its stream: the next version, a `Created` first (of the
+    stream's own key) and only first. Raises `SessionError(internal)` else: the tools that
+    replay a stream would fail on it in ways of their own."""
+    created = isinstance(event, Session.Created)
+    if (
+        event.originator_version != after + 1
+        or created != (after == 0)
+        or (created and stream_id(getattr(event, "session_key", "")) != event.originator_id)
+    ):
+        raise SessionError(
+            ErrorCode.INTERNAL,
+            f"{name} v{event.originator_version} does not follow v{after} of its stream; "
+            "run verify to see what was changed, and restore the log from a backup or an "
+            "export",
+        )
 
 
 def _note_tenant(tenants: dict[Any, set[str]], event: Session.Event) -> None:

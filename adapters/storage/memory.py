@@ -73,6 +73,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         with self.lock:
             return [self._at(position) for position in self._positions.get(stream, [])]
 
+    def first_notifications(self, limit: int) -> list[Notification]:
+        return list(self.select_notifications(1, limit))
+
     @contextmanager
     def log_snapshot(self) -> Iterator[LogSnapshot]:
         """Writers wait while it is open: the lock is the snapshot."""

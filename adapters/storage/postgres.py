@@ -148,6 +148,12 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             )
             return [_notification(row) for row in cursor.fetchall()]
 
+    def first_notifications(self, limit: int) -> list[Notification]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(f"{self.log_query} ORDER BY notification_id LIMIT %s", (limit,))
+            return [_notification(row) for row in cursor.fetchall()]
+
     @contextmanager
     def log_snapshot(self) -> Iterator[LogSnapshot]:
         """One REPEATABLE READ transaction, read through server-side cursors."""

@@ -67,6 +67,11 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             )
             return [self.notification(row) for row in c.fetchall()]
 
+    def first_notifications(self, limit: int) -> list[Notification]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"{self.log_query} ORDER BY rowid LIMIT ?", (limit,))
+            return [self.notification(row) for row in c.fetchall()]
+
     @contextmanager
     def log_snapshot(self) -> Iterator[LogSnapshot]:
         """One read transaction: in WAL mode it sees the database as of its first read,
@@ -90,10 +95,16 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         )
 
     def notification(self, row: Sequence[Any]) -> Notification:
+        """A row as the library's notification; a stream id that is not one is kept as
+        stored, for `verify` to report (SQLite holds whatever an editor writes)."""
         position, originator_id, version, topic, state = row
+        try:
+            stream = self.convert_originator_id(originator_id)
+        except (ValueError, TypeError, AttributeError):
+            stream = originator_id
         return Notification(
             id=position,
-            originator_id=self.convert_originator_id(originator_id),
+            originator_id=stream,
             originator_version=version,
             topic=topic,
             state=state,
