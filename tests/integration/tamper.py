@@ -443,7 +443,7 @@ class Tamperer:
         rows = self.raw.execute(f"SELECT * FROM {{q}}{table}")
         if not rows:
             return None
-        return _COLUMNS[table], tuple(self.rng.choice(rows))
+        return COLUMNS[table], tuple(self.rng.choice(rows))
 
     def _where(self, names: list[str], row: tuple[Any, ...]) -> tuple[str, list[Any]]:
         key = _KEYS[names[0]]
@@ -520,7 +520,7 @@ DAMAGE_KINDS = sorted(
 )
 LOG_KINDS = {kind for kind in DAMAGE_KINDS if not kind.startswith(("read_model", "head"))}
 
-_COLUMNS = {
+COLUMNS = {
     "gs_session_state": [
         "stream_id",
         "session_key",
