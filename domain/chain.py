@@ -118,9 +118,11 @@ class StreamChain:
         self.hash = event.hash
         return problems
 
-    def skip(self, version: int) -> None:
-        """An event at `version` that cannot be read: its place counts, its hash is unknown."""
-        self.version = max(self.version, version)
+    def skip(self, version: object) -> None:
+        """An event at `version` that cannot be read: its place counts, its hash is unknown.
+        A version that is not a whole number (a damaged row) has no place."""
+        if isinstance(version, int) and not isinstance(version, bool):
+            self.version = max(self.version, version)
 
 
 class BrokenChain(ValueError):

@@ -189,6 +189,8 @@ def test_random_damage_never_crashes_a_tool_and_never_passes_verify(
             seed, kind, store, tamperer, store_url, keys, waits, fake_clock.now
         )
         outcomes[kind, outcome] += 1
+        for failure in found:
+            print(failure)  # as they happen: a deep run may take long
         failures += found
     summary = ", ".join(f"{kind} {outcome} x{n}" for (kind, outcome), n in sorted(outcomes.items()))
     print(f"{backend}: {cases} cases: {summary}")
