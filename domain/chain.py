@@ -97,6 +97,8 @@ class StreamChain:
     and each event's content hashes to its `hash`. The one checker of the rule: verify
     reports every problem, export and import stop at the first (`ChainCheck`)."""
 
+    __slots__ = ("hash", "version")  # one per stream in `verify`: kept small
+
     def __init__(self) -> None:
         self.version = 0  # the highest version seen
         self.hash = GENESIS  # the hash of the last event followed
