@@ -97,6 +97,8 @@ class StreamChain:
     and each event's content hashes to its `hash`. The one checker of the rule: verify
     reports every problem, export and import stop at the first (`ChainCheck`)."""
 
+    __slots__ = ("hash", "version")  # one per stream in `verify`: kept small
+
     def __init__(self) -> None:
         self.version = 0  # the highest version seen
         self.hash = GENESIS  # the hash of the last event followed
@@ -118,9 +120,11 @@ class StreamChain:
         self.hash = event.hash
         return problems
 
-    def skip(self, version: int) -> None:
-        """An event at `version` that cannot be read: its place counts, its hash is unknown."""
-        self.version = max(self.version, version)
+    def skip(self, version: object) -> None:
+        """An event at `version` that cannot be read: its place counts, its hash is unknown.
+        A version that is not a whole number (a damaged row) has no place."""
+        if isinstance(version, int) and not isinstance(version, bool):
+            self.version = max(self.version, version)
 
 
 class BrokenChain(ValueError):

@@ -146,12 +146,15 @@ class AuditedSessionStore(SessionStore):
         """What `find_wait_by_scope` returned (or would have) at `at` (default now), and why."""
 
     @abstractmethod
-    def verify(self) -> VerifyReport:
-        """Hash chains, heads and read models checked against the log."""
+    def verify(self, *, progress: Progress | None = None) -> VerifyReport:
+        """Hash chains, heads and read models checked against the log; every problem is
+        reported, none raised. The log is streamed: memory grows with the number of
+        sessions, not events. `progress(done, total)` is called every few thousand events."""
 
     @abstractmethod
-    def rebuild_projections(self) -> None:
-        """Every read model rebuilt from the log, in one transaction."""
+    def rebuild_projections(self, *, progress: Progress | None = None) -> None:
+        """Every read model rebuilt from the log, in one transaction, the log streamed.
+        Raises `SessionError(internal)`, changing nothing, when the log does not replay."""
 
     @abstractmethod
     def sweep_expired(

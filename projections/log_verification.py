@@ -2,15 +2,22 @@
 
 Three independent witnesses: each event's hash over its content, each event's link to
 the one before it in its stream, and the heads the store recorded with every write. An
-edit made directly in the database breaks at least one of them. The read models are
-then compared with a replay of the events that passed.
+edit made directly in the database breaks at least one of them. Every event is also
+checked for its shape (a session event's topic, exactly its fields, each of its type),
+and its stream for its sequence. The read models are then compared, row by row, with a
+replay of the events that passed.
+
+Nothing the database holds makes `verify` raise: each problem is reported against its
+stream or row and the check goes on. Memory grows with the number of sessions (a chain
+head and a state per stream), never with the length of the log: the log is streamed, the
+replay kept as read models, and the stored rows compared one at a time as they stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -18,168 +25,273 @@ from eventsourcing.persistence import Notification
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import VerifyReport
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
-from greentic_session.domain.instants import instant_text
+from greentic_session.domain.event_shape import CLASS_OF_TOPIC, is_legacy
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.state import stream_id
-from greentic_session.projections.read_models import (
-    MemoryReadModels,
-    ScopeEvent,
-    StreamHead,
-    WaitEntry,
+from greentic_session.projections.read_model_rows import (
+    HEADS,
+    READ_MODELS,
+    ReadModelRows,
+    StoredRow,
+    UnreadableRow,
+    own_stream,
 )
-from greentic_session.projections.replay import rebuild_logged
-from greentic_session.projections.stream_history import LoggedEvent
+from greentic_session.projections.replay import Replay, Unreplayable
 
-V = TypeVar("V")
+Decode = Callable[[Notification], tuple[Session.Event, bool]]
+"""A stored event read, and whether its payload is byte for byte as the store writes it."""
 
-Decode = Callable[[Notification], Session.Event]
+PROGRESS_EVERY = 5000
+"""Events between two calls of the progress callback."""
 
 
-@dataclass
+class Snapshot(Protocol):
+    """What verify reads: the log and the stored rows of one consistent view."""
+
+    def count(self) -> int: ...
+
+    def notifications(self) -> Iterator[Notification]: ...
+
+    def rows(self, model: ReadModelRows) -> Iterator[StoredRow]: ...
+
+
+@dataclass(slots=True)
 class _Stream:
-    name: str
+    """What verify keeps of a stream: its chain's head, and its name once known."""
+
+    id: object
+    name: str | None = None
     chain: StreamChain = field(default_factory=StreamChain)
     sound: bool = True  # every event so far checked out: keep replaying it
-    events: list[LoggedEvent] = field(default_factory=list)
+    head_seen: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else f"stream {self.id}"
 
 
-def verify(
-    log: Iterable[Notification], decode: Decode, stored: MemoryReadModels
-) -> VerifyReport:
-    names = {stream_id(key): key for key in stored.heads}
-    streams: dict[UUID, _Stream] = {}
-    problems: list[str] = []
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """Worded once the stream's name is known (a head read after the log may give it)."""
+
+    stream: _Stream | None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text if self.stream is None else f"{self.stream.label}{self.text}"
+
+
+class _Verification:
+    def __init__(self, decode: Decode) -> None:
+        self.decode = decode
+        self.streams: dict[object, _Stream] = {}
+        self.problems: list[_Problem] = []
+        self.replay = Replay()
+        self.today_seen = False  # an event under today's topics: 0.1.0's come before
+
+    def report(self, stream: _Stream | None, text: str) -> None:
+        self.problems.append(_Problem(stream, text))
+
+    # -- events ------------------------------------------------------------------------
+
+    def check_event(self, notification: Notification) -> None:
+        stream_key = _stream_key(notification.originator_id)
+        stream = self.streams.get(stream_key)
+        if stream is None:
+            stream = self.streams[stream_key] = _Stream(stream_key)
+        version = notification.originator_version
+        self._check_topic(stream, version, notification.topic)
+        try:
+            event, exact = self.decode(notification)
+        except Exception as exc:  # any edit can make an event unreadable: report, go on
+            stream.chain.skip(version)
+            self.spoil(stream, f" v{version}: unreadable event ({_reason(exc)})")
+            return
+        if not exact:
+            self.report(
+                stream,
+                f" v{version}: its stored JSON is not byte for byte what the store writes "
+                "(reformatted, or a field given twice)",
+            )
+        if isinstance(event, Session.Created):
+            if stream_id(event.session_key) == event.originator_id:
+                stream.name = event.session_key  # a copied Created must not name another
+            else:
+                self.spoil(
+                    stream,
+                    f" v{version}: created as session {event.session_key!r}, whose stream "
+                    "is another (moved or copied)",
+                )
+        try:
+            chain_problems = stream.chain.follow(event)
+        except Exception as exc:  # a hash that cannot be computed is a broken link too
+            stream.chain.skip(version)
+            self.spoil(stream, f" v{version}: its hash cannot be checked ({_reason(exc)})")
+            return
+        for problem in chain_problems:
+            self.spoil(stream, _described(version, problem))
+        if stream.sound:
+            try:
+                self.replay.apply(event, notification.id)
+            except Unreplayable as exc:
+                self.spoil(stream, f" v{version}: does not replay ({exc})")
+
+    def spoil(self, stream: _Stream, text: str) -> None:
+        """A problem in a stream: its later events are checked, no longer replayed."""
+        stream.sound = False
+        self.report(stream, text)
+
+    def _check_topic(self, stream: _Stream, version: object, topic: object) -> None:
+        """Events stored under 0.1.0's topics all come before any under today's: an old
+        topic after a new one was changed (the hash does not cover topics)."""
+        if not isinstance(topic, str) or topic not in CLASS_OF_TOPIC:
+            return  # decode reports it
+        if not is_legacy(topic):
+            self.today_seen = True
+        elif self.today_seen:
+            self.spoil(
+                stream, f" v{version}: stored under a topic of 0.1.0 after events under "
+                "today's (topic changed)"
+            )
+
+    # -- heads ---------------------------------------------------------------------------
+
+    def check_heads(self, rows: Iterator[StoredRow]) -> None:
+        for key, value in rows:
+            stream_text, session_key = key
+            label = HEADS.label(key)
+            if isinstance(value, UnreadableRow):
+                self.report(None, f"head {label}: the stored row does not decode ({value})")
+                continue
+            if not own_stream(stream_text, session_key):
+                self.report(None, f"head {label} (inserted, or its stream id changed)")
+                continue
+            assert isinstance(session_key, str)
+            stream = self.streams.get(stream_id(session_key))
+            version, hash_ = value
+            if stream is None:
+                self.report(
+                    None,
+                    f"{session_key}: stream missing from the log; the store recorded "
+                    f"{version} events (stream deleted)",
+                )
+                continue
+            if stream.head_seen:
+                self.report(stream, ": a second head row (duplicate)")
+                continue
+            stream.head_seen = True
+            if stream.name is None:
+                stream.name = session_key
+            self._compare_head(stream, version, hash_)
+        for stream in self.streams.values():
+            if not stream.head_seen:
+                self.report(stream, ": not written by the store (stream inserted)")
+
+    def _compare_head(self, stream: _Stream, version: object, hash_: object) -> None:
+        have = stream.chain.version
+        assert isinstance(version, int)
+        if version > have:
+            self.report(
+                stream,
+                f": the log ends at v{have} but the store recorded v{version} "
+                "(last events deleted)",
+            )
+        elif version < have:
+            self.report(
+                stream, f": v{version + 1}..v{have} were not written by the store (inserted)"
+            )
+        elif hash_ != stream.chain.hash:
+            self.report(stream, f" v{have}: not the event the store wrote")
+
+    # -- read models ---------------------------------------------------------------------
+
+    def compare(self, model: ReadModelRows, rows: Iterator[StoredRow]) -> None:
+        """Each stored row against the replay's row of the same key, as it streams; then
+        each replayed row no stored row matched."""
+        name, seen = model.name, set()
+        for key, value in rows:
+            mark = hash(repr(key))
+            label = model.label(key)
+            if mark in seen:
+                self.report(None, f"read model '{name}' {label}: a second row (duplicate)")
+                continue
+            seen.add(mark)
+            if isinstance(value, UnreadableRow):
+                self.report(
+                    None, f"read model '{name}' {label}: the stored row does not decode ({value})"
+                )
+                continue
+            want = model.lookup(self.replay, key)
+            if want is None:
+                self.report(
+                    None,
+                    f"read model '{name}' {label}: holds {_shown(model, value)}, "
+                    "which the log does not (inserted, or its key changed)",
+                )
+            elif repr(want) != repr(value):
+                self.report(
+                    None,
+                    f"read model '{name}' {label} differs from the log "
+                    f"(stored {_shown(model, value)}, log {_shown(model, want)})",
+                )
+        for key, want in model.rows(self.replay):
+            if hash(repr(key)) not in seen:
+                self.report(
+                    None,
+                    f"read model '{name}' {model.label(key)}: missing "
+                    f"(the log says {_shown(model, want)})",
+                )
+
+
+def verify(snapshot: Snapshot, decode: Decode, progress: Progress = no_progress) -> VerifyReport:
+    """Every event, every head and every read-model row of `snapshot`, checked."""
+    total = snapshot.count()
+    check = _Verification(decode)
     count = 0
-    for notification in log:
+    for notification in snapshot.notifications():
         count += 1
-        stream_key = UUID(str(notification.originator_id))
-        stream = streams.setdefault(
-            stream_key, _Stream(names.get(stream_key, f"stream {stream_key}"))
-        )
-        problems += _check_event(stream, notification, decode)
-    problems += _check_heads(streams, stored.heads)
-    sound = [event for stream in streams.values() for event in stream.events]
-    sound.sort(key=lambda logged: logged[0])
-    problems += drift(stored, rebuild_logged(sound))
-    return VerifyReport(ok=not problems, problems=problems, streams=len(streams), events=count)
+        check.check_event(notification)
+        if count % PROGRESS_EVERY == 0:
+            progress(count, max(total, count))
+    check.check_heads(snapshot.rows(HEADS))
+    for model in READ_MODELS:
+        check.compare(model, snapshot.rows(model))
+    progress(count, count)
+    problems = [str(problem) for problem in check.problems]
+    streams = len(check.streams)
+    return VerifyReport(ok=not problems, problems=problems, streams=streams, events=count)
 
 
-def _check_event(stream: _Stream, notification: Notification, decode: Decode) -> list[str]:
-    version = notification.originator_version
+def _stream_key(originator_id: object) -> object:
+    """The stream's id as a UUID, or as stored if it is none (a damaged row)."""
+    if isinstance(originator_id, UUID):
+        return originator_id
     try:
-        event = decode(notification)
-    except Exception as exc:  # any edit can make an event unreadable: report, go on
-        stream.chain.skip(version)
-        stream.sound = False
-        return [f"{stream.name} v{version}: unreadable event ({type(exc).__name__}: {exc})"]
-    if isinstance(event, Session.Created) and stream_id(event.session_key) == event.originator_id:
-        stream.name = event.session_key  # a copied Created event must not name another stream
-    problems = [_described(stream.name, version, p) for p in stream.chain.follow(event)]
-    if problems:
-        stream.sound = False
-    if stream.sound:
-        stream.events.append((notification.id, event))
-    return problems
+        return UUID(str(originator_id))
+    except ValueError:
+        return originator_id
 
 
-def _described(name: str, version: int, problem: ChainProblem) -> str:
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else f"{text[:297]}..."
+
+
+def _shown(model: ReadModelRows, value: object) -> str:
+    try:
+        return model.describe(value)  # type: ignore[arg-type]
+    except Exception:  # a damaged value: show what it holds
+        return repr(value)[:80]
+
+
+def _described(version: int, problem: ChainProblem) -> str:
     """A break in the chain in words: what it looks like, and what edit makes it."""
-    label = f"{name} v{version}"
     if problem.kind is Break.MISSING:
         first = problem.after + 1
         gap = f"v{first}" if first == version - 1 else f"v{first}..v{version - 1}"
-        return f"{name}: {gap} missing (deleted)"
+        return f": {gap} missing (deleted)"
     if problem.kind is Break.REORDERED:
-        return f"{label}: out of order in the log (reordered)"
+        return f" v{version}: out of order in the log (reordered)"
     if problem.kind is Break.UNLINKED:
-        return f"{label}: does not follow v{problem.after} (inserted, swapped or replaced)"
-    return f"{label}: content does not match its hash (altered)"
-
-
-def _check_heads(streams: dict[UUID, _Stream], heads: dict[str, StreamHead]) -> list[str]:
-    problems = []
-    for stream in streams.values():
-        head, version = heads.get(stream.name), stream.chain.version
-        if head is None:
-            problems.append(f"{stream.name}: not written by the store (stream inserted)")
-        elif head.version > version:
-            problems.append(
-                f"{stream.name}: the log ends at v{version} but the store recorded "
-                f"v{head.version} (last events deleted)"
-            )
-        elif head.version < version:
-            problems.append(
-                f"{stream.name}: v{head.version + 1}..v{version} were not written by "
-                "the store (inserted)"
-            )
-        elif head.hash != stream.chain.hash:
-            problems.append(f"{stream.name} v{version}: not the event the store wrote")
-    in_log = {stream.name for stream in streams.values()}
-    for key, head in heads.items():
-        if key not in in_log:
-            problems.append(
-                f"{key}: stream missing from the log; the store recorded {head.version} "
-                "events (stream deleted)"
-            )
-    return problems
-
-
-def drift(stored: MemoryReadModels, replayed: MemoryReadModels) -> list[str]:
-    """Each read-model row that differs from the replay, named."""
-    problems = [
-        f"read model 'session state' of {key} differs from the log "
-        f"(stored {_version(have)}, log {_version(want)})"
-        for key, have, want in _differing(stored.states, replayed.states)
-    ]
-    problems += [
-        f"read model 'scope index' entry {scope[:16]}: holds {_entry(have)}, "
-        f"the log says {_entry(want)}"
-        for scope, have, want in _differing(stored.scopes, replayed.scopes)
-    ]
-    problems += [
-        f"read model 'user waits' of user {user[:16]}: {_keys(have)}, the log says {_keys(want)}"
-        for user, have, want in _differing(_listed(stored.waits), _listed(replayed.waits))
-    ]
-    if stored.has_scope_history:
-        problems += [
-            f"read model 'scope history' of scope {scope[:16]}: {_rows(have)}, "
-            f"the log says {_rows(want)}"
-            for scope, have, want in _differing(stored.scope_history, replayed.scope_history)
-        ]
-    return problems
-
-
-def _rows(rows: Mapping[tuple[str, int], ScopeEvent] | None) -> list[str]:
-    return [
-        f"{row.session_key} v{row.version} {row.kind} #{row.position} {row.recorded_at.isoformat()}"
-        for row in sorted((rows or {}).values(), key=lambda row: row.position or 0)
-    ]
-
-
-def _differing(
-    have: Mapping[str, V], want: Mapping[str, V]
-) -> Iterator[tuple[str, V | None, V | None]]:
-    """Each key whose rows differ (a row missing on one side is None), in key order."""
-    for key in sorted(have.keys() | want.keys()):
-        if have.get(key) != want.get(key):
-            yield key, have.get(key), want.get(key)
-
-
-def _listed(waits: Mapping[str, Mapping[str, WaitEntry]]) -> dict[str, list[WaitEntry]]:
-    """A user's waits in their order, which counts (a user with none: no row)."""
-    return {user: list(entries.values()) for user, entries in waits.items() if entries}
-
-
-def _keys(waits: list[WaitEntry] | None) -> list[str]:
-    return [wait.session_key for wait in waits or []]
-
-
-def _version(state: object) -> str:
-    version = getattr(state, "version", None)
-    return "nothing" if version is None else f"v{version}"
-
-
-def _entry(entry: WaitEntry | None) -> str:
-    if entry is None:
-        return "nothing"
-    until = "" if entry.expires_at is None else f" until {instant_text(entry.expires_at)}"
-    return f"{entry.session_key}{until}"
+        return f" v{version}: does not follow v{problem.after} (inserted, swapped or replaced)"
+    return f" v{version}: content does not match its hash (altered)"

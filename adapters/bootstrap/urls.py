@@ -27,9 +27,16 @@ _POSTGRES_OPTIONS = {
     "pool_size": "POSTGRES_POOL_SIZE",
     "max_overflow": "POSTGRES_MAX_OVERFLOW",
     "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
+    "long_operation_timeout": "POSTGRES_LONG_OPERATION_TIMEOUT",
 }
 # Whole numbers, each with its least value: seconds, connections, seconds.
-_POSTGRES_NUMBERS = {"connect_timeout": 1, "pool_size": 1, "max_overflow": 0, "lock_timeout": 0}
+_POSTGRES_NUMBERS = {
+    "connect_timeout": 1,
+    "pool_size": 1,
+    "max_overflow": 0,
+    "lock_timeout": 0,
+    "long_operation_timeout": 0,  # verify, rebuild: 0 is no limit
+}
 _POSTGRES_DEFAULTS = {
     "POSTGRES_CONNECT_TIMEOUT": "5",
     "POSTGRES_POOL_SIZE": "4",

@@ -6,20 +6,24 @@ finds in the scope history which streams of the log to read)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import MapperDeserialisationError, Notification
 
 from greentic_session.adapters.storage.encryption import check_key
-from greentic_session.adapters.storage.log_access import LogAccess
+from greentic_session.adapters.storage.log_access import LogAccess, LogSnapshot
 from greentic_session.adapters.storage.session_log import SessionLog
-from greentic_session.domain.aggregate import EVENT_TOPICS, Session
+from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
+from greentic_session.domain.event_shape import UnreadableEvent, event_from_payload
 from greentic_session.domain.identifiers import SessionKey, UserId
+from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import near_miss_key, scope_key
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
@@ -32,6 +36,7 @@ from greentic_session.projections import (
     stream_history,
 )
 from greentic_session.projections.changes import Change, RecordScopeEvent
+from greentic_session.projections.log_verification import PROGRESS_EVERY
 from greentic_session.projections.projector import replay_logged
 from greentic_session.projections.read_models import (
     MemoryReadModels,
@@ -39,12 +44,13 @@ from greentic_session.projections.read_models import (
     ScopeEvent,
     ScopeHistoryMissing,
 )
-from greentic_session.projections.replay import rebuild_logged
+from greentic_session.projections.replay import Replay
 from greentic_session.projections.stream_history import LoggedEvent
 
 log = logging.getLogger(__name__)
 
 LOG_PAGE_SIZE = 1000
+KEY_CHECK_EVENTS = 20  # the first events `check_key` reads: one damaged one is not a key
 
 
 class AuditTrail:
@@ -54,11 +60,17 @@ class AuditTrail:
         self._models = models
 
     def check_key(self) -> None:
-        """The first event decrypts with this store's key (or needs none): a wrong or missing
-        key fails here, at open, and clearly."""
-        first = self._log.recorder.select_notifications(None, 1)
-        if first:
-            check_key(self._log.mapper.cipher, first[0].state)
+        """The first events decrypt with this store's key (or need none): a wrong or missing
+        key fails here, at open, and clearly. A first event no key explains is damage: the
+        store opens, with a warning, so that `verify` can say what was changed."""
+        first = self._recorder.first_notifications(KEY_CHECK_EVENTS)
+        if not check_key(self._log.mapper.cipher, [n.state for n in first]):
+            log.warning(
+                "the log's first event (stream %s v%s) cannot be read: it was damaged, not "
+                "encrypted; run verify to see what was changed",
+                first[0].originator_id,
+                first[0].originator_version,
+            )
 
     def prepare_scope_history(self) -> None:
         """A store made before the scope history gets it now, filled from its log once;
@@ -82,33 +94,79 @@ class AuditTrail:
                 "<this role>` as the tables' owner once to create, fill and grant it"
             )
 
-    def _scope_history_of(self, notifications: list[Notification]) -> list[Change]:
+    def _scope_history_of(self, notifications: Iterable[Notification]) -> list[Change]:
         logged = ((n.id, self.decode(n)) for n in notifications)
         return [c for c in replay_logged(logged) if isinstance(c, RecordScopeEvent)]
 
     # -- reading the log -----------------------------------------------------------
 
-    def decode(self, notification: Notification) -> Session.Event:
-        if notification.topic not in EVENT_TOPICS:
-            raise TypeError(f"not a session event: topic {notification.topic!r}")
-        event = self._log.mapper.to_domain_event(notification)
-        assert isinstance(event, Session.Event)
-        return event
+    def read_event(self, notification: Notification) -> Session.Event:
+        """The event a stored notification holds, read through the log's own cipher,
+        compressor and transcoder, and checked field by field (`event_shape`).
+
+        Raises `UnreadableEvent`, or whatever the cipher or transcoder raise on bytes
+        that are not theirs."""
+        return self.read_exactly(notification)[0]
+
+    def read_exactly(self, notification: Notification) -> tuple[Session.Event, bool]:
+        """`read_event`, and whether the payload is byte for byte what the transcoder
+        writes for what it holds: a reformatted payload, or a field given twice, reads the
+        same but is a change, which only this shows (no hash covers the bytes)."""
+        mapper = self._log.mapper
+        state = notification.state
+        if mapper.cipher is not None:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor is not None:
+            state = mapper.compressor.decompress(state)
+        payload = mapper.transcoder.decode(state)
+        exact = mapper.transcoder.encode(payload) == state
+        stream = notification.originator_id
+        if not isinstance(stream, UUID):
+            raise UnreadableEvent(f"stream id {stream!r} is not a UUID")
+        event = event_from_payload(
+            notification.topic, stream, notification.originator_version, payload
+        )
+        return event, exact
+
+    def decode(self, notification: Notification, name: str | None = None) -> Session.Event:
+        """The one place a stored event is read for the tools: any failure to read it is
+        `SessionError(internal)`, naming the stream (`name`, else its id) and version."""
+        try:
+            return self.read_event(notification)
+        except Exception as exc:  # whatever damaged bytes make the decoders raise
+            stream = name or f"stream {notification.originator_id}"
+            raise SessionError(
+                ErrorCode.INTERNAL,
+                f"{stream} v{notification.originator_version} cannot be read "
+                f"({type(exc).__name__}: {exc}); run verify to see what was changed, and "
+                "restore the log from a backup or an export",
+            ) from exc
 
     def logged_events(self) -> Iterator[LoggedEvent]:
-        """Every event with its position, in log (commit) order, a page at a time."""
+        """Every event with its position, in log (commit) order, a page at a time; each
+        stream's events must follow on (`_out_of_sequence`), else `SessionError(internal)`.
+        What it keeps is a version per stream."""
+        versions: dict[Any, int] = {}
         start = 1
         while True:
             page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
             for notification in page:
-                yield notification.id, self.decode(notification)
+                event = self.decode(notification)
+                after = versions.get(event.originator_id, 0)
+                _check_sequence(f"stream {event.originator_id}", after, event)
+                versions[event.originator_id] = event.originator_version
+                yield notification.id, event
             if len(page) < LOG_PAGE_SIZE:
                 return
             start = page[-1].id + 1
 
     def stream(self, key: SessionKey) -> list[LoggedEvent]:
+        """The key's events, which must make one whole stream (`_check_sequence`)."""
         notifications = self._recorder.stream_notifications(stream_id(key))
-        return [(n.id, self.decode(n)) for n in notifications]
+        events = [(n.id, self.decode(n, key)) for n in notifications]
+        for after, (_, event) in enumerate(events):
+            _check_sequence(key, after, event)
+        return events
 
     # -- questions -----------------------------------------------------------------
 
@@ -172,14 +230,25 @@ class AuditTrail:
 
     # -- integrity -----------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        log_entries, stored = self._recorder.log_snapshot()
-        return log_verification.verify(log_entries, self.decode, stored)
+    def verify(self, progress: Progress = no_progress) -> VerifyReport:
+        """Streams the log and the stored rows from one snapshot: memory stays flat."""
+        with self._recorder.log_snapshot() as snapshot:
+            return log_verification.verify(snapshot, self.read_exactly, progress)
 
-    def rebuild_projections(self) -> None:
-        def build(notifications: list[Notification]) -> MemoryReadModels:
+    def rebuild_projections(self, progress: Progress = no_progress) -> None:
+        """Raises `SessionError(internal)`, changing nothing, on a log that does not replay."""
+
+        def build(snapshot: LogSnapshot) -> MemoryReadModels:
+            total, done = snapshot.count(), 0
+            replay = Replay()
             with damaged_log_errors("cannot rebuild: "):
-                return rebuild_logged((n.id, self.decode(n)) for n in notifications)
+                for notification in snapshot.notifications():
+                    replay.apply(self.decode(notification), notification.id)
+                    done += 1
+                    if done % PROGRESS_EVERY == 0:
+                        progress(done, max(total, done))
+            progress(done, done)
+            return replay.models
 
         self._recorder.replace_read_models(build)
         log.info("read models rebuilt from the log")
@@ -188,6 +257,24 @@ class AuditTrail:
 def _sessions_in(rows: list[ScopeEvent]) -> dict[str, None]:
     """The session keys the rows name, in order, once each."""
     return dict.fromkeys(row.session_key for row in rows)
+
+
+def _check_sequence(name: str, after: int, event: Session.Event) -> None:
+    """`event` follows v`after` of its stream: the next version, a `Created` first (of the
+    stream's own key) and only first. Raises `SessionError(internal)` else: the tools that
+    replay a stream would fail on it in ways of their own."""
+    created = isinstance(event, Session.Created)
+    if (
+        event.originator_version != after + 1
+        or created != (after == 0)
+        or (created and stream_id(getattr(event, "session_key", "")) != event.originator_id)
+    ):
+        raise SessionError(
+            ErrorCode.INTERNAL,
+            f"{name} v{event.originator_version} does not follow v{after} of its stream; "
+            "run verify to see what was changed, and restore the log from a backup or an "
+            "export",
+        )
 
 
 REPLAY_ERRORS = (

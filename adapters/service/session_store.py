@@ -382,24 +382,24 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
     def verify(self, *, progress: Progress | None = None) -> VerifyReport:
         """Checks the log's hash chains, the stream heads and the read models against
-        the log; a damaged log is reported, not raised. `progress` is accepted and not
-        called yet.
+        the log; a damaged log is reported, not raised. `progress` is called with the
+        events checked out of the log's length.
 
         Raises `SessionError`: `unavailable` (database unreachable, store closed).
         """
         with self._database("verify"):
-            return self._audit.verify()
+            return self._audit.verify(progress or no_progress)
 
     def rebuild_projections(self, *, progress: Progress | None = None) -> None:
         """Rebuilds every read model from the log, in one transaction; readers and
         writers meanwhile see the old models or the new ones, never a mix. `progress` is
-        accepted and not called yet.
+        called with the events replayed.
 
         Raises `SessionError`: `internal` when the log does not replay; `unavailable` (database
         unreachable, store closed).
         """
         with self._database("rebuild_projections"):
-            self._audit.rebuild_projections()
+            self._audit.rebuild_projections(progress or no_progress)
 
     def sweep_expired(
         self,

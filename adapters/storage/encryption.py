@@ -13,6 +13,7 @@ import binascii
 import json
 import os
 from base64 import b64decode, b64encode
+from collections.abc import Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import Cipher
@@ -79,20 +80,48 @@ def not_encrypted() -> SessionError:
     )
 
 
-def check_key(cipher: Cipher | None, payload: bytes) -> None:
-    """Raise the right error when `payload` (a stored event's state) cannot be read with
-    `cipher`: at open, so a wrong key fails once and clearly, never as garbage later."""
-    encrypted = not _is_json(payload)
+def check_key(cipher: Cipher | None, payloads: Sequence[bytes]) -> bool:
+    """Raise the right error when the log's first payloads (its first events' states,
+    oldest first) cannot be read with `cipher`: at open, so a wrong or missing key fails
+    once and clearly, never as garbage later.
+
+    A first payload that no key explains is damage, not encryption: when a later one reads
+    with `cipher` (or, without a key, is JSON), or the first is text, which ciphertext never
+    is, the store is readable. Returns False then, so the caller can say the first event is
+    damaged while the store still opens, for `verify` to report it."""
+    if not payloads:
+        return True
+    first, rest = payloads[0], payloads[1:]
+    if _readable(cipher, first):
+        return True
+    if any(_readable(cipher, payload) for payload in rest):
+        return False
     if cipher is None:
-        if encrypted:
-            raise key_missing()
-        return
-    if not encrypted:
+        if _is_text(first):
+            return False
+        raise key_missing()
+    if any(_is_json(payload) for payload in payloads):
         raise not_encrypted()
+    raise wrong_key()
+
+
+def _readable(cipher: Cipher | None, payload: bytes) -> bool:
+    if cipher is None:
+        return _is_json(payload)
     try:
         cipher.decrypt(payload)
-    except ValueError as exc:
-        raise wrong_key() from exc
+    except ValueError:
+        return False
+    return True
+
+
+def _is_text(payload: bytes) -> bool:
+    """Printable UTF-8: what a damaged JSON payload may be, and AES-GCM output is not."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
 def _is_json(payload: bytes) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,9 +19,11 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from greentic_session.adapters.storage.library_seams import LibraryChanged
 from greentic_session.adapters.storage.log_access import (
+    LOG_BATCH,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
+    LogSnapshot,
     log_not_empty,
 )
 from greentic_session.adapters.storage.session_log import (
@@ -30,6 +33,7 @@ from greentic_session.adapters.storage.session_log import (
     read_model_changes,
 )
 from greentic_session.domain.state import SessionState
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import (
     MemoryReadModels,
     ScopeEvent,
@@ -84,13 +88,18 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         with self.lock:
             return [self._at(position) for position in self._positions.get(stream, [])]
 
-    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+    def first_notifications(self, limit: int) -> list[Notification]:
+        return list(self.select_notifications(1, limit))
+
+    @contextmanager
+    def log_snapshot(self) -> Iterator[LogSnapshot]:
+        """Writers wait while it is open: the lock is the snapshot."""
         with self.lock:
-            return self._whole_log(), self.read_models.load_all()
+            yield _Snapshot(self)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         with self.lock:
-            self.read_models.replace_projections(build(self._whole_log()))
+            self.read_models.replace_projections(build(_Snapshot(self)))
 
     def import_log(
         self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
@@ -103,17 +112,49 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             stored = [event for batch in batches for event in batch]
             if stored:
                 self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
+
     def ensure_scope_history(self, build: BuildChanges) -> bool:
         """A memory store is always new: its scope history began with it."""
         return True
 
-    def _whole_log(self) -> list[Notification]:
-        last = self.max_notification_id()
-        return list(self.select_notifications(1, last)) if last else []
+    def wait_position(self, session_key: str) -> int | None:
+        """The log position of the event that registered the session's current wait."""
+        state = self.read_models.states.get(session_key)
+        if state is None or state.wait is None:
+            return None
+        positions = self._positions.get(state.originator_id, [])
+        version = state.wait.version
+        return positions[version - 1] if 0 < version <= len(positions) else None
+
+    @property
+    def models(self) -> MemoryReadModels:
+        return self.read_models
 
     def _at(self, position: int) -> Notification:
         (notification,) = self.select_notifications(position, 1)
         return notification
+
+
+class _Snapshot:
+    """The log and the read models under the recorder's lock, held by the caller."""
+
+    def __init__(self, recorder: MemorySessionRecorder) -> None:
+        self._recorder = recorder
+
+    def count(self) -> int:
+        return self._recorder.max_notification_id() or 0
+
+    def notifications(self) -> Iterator[Notification]:
+        start = 1
+        while True:
+            page = self._recorder.select_notifications(start, LOG_BATCH)
+            yield from page
+            if len(page) < LOG_BATCH:
+                return
+            start = page[-1].id + 1
+
+    def rows(self, model: ReadModelRows) -> Iterator[StoredRow]:
+        yield from model.rows(self._recorder)
 
 
 def _stream_of(stored: StoredEvent) -> UUID:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -19,35 +20,45 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import Environment
-from psycopg import ClientCursor, Cursor
+from psycopg import ClientCursor, Connection, Cursor
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed
 
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import (
+    LOG_BATCH,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
+    LogSnapshot,
     log_not_empty,
 )
 from greentic_session.adapters.storage.postgres_pool import recovering_pool
 from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
-from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
+from greentic_session.adapters.storage.sql_reader import (
+    SqlReadModelReader,
+    read_all,
+    select_rows,
+    stored_rows,
+    write_read_models,
+)
 from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change, row_of
-from greentic_session.projections.projector import as_changes
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENT_COLUMNS = "notification_id, originator_id, originator_version"
 COPY_COLUMNS = "originator_id, originator_version, topic, state"
 COPY_TYPES = ["uuid", "int8", "text", "bytea"]  # the events table's (assumption 5)
 
-LONG_OPERATION_TIMEOUT = 600.0
-"""Seconds a long operation's transaction may sit idle between statements (the library
-sets 5 s on every connection, which an import computing between its writes would hit)."""
+DEFAULT_LONG_OPERATION_TIMEOUT = 600.0
+"""Seconds a long audit operation's statement, or its pause between two batches, may take
+before the server ends it (0: no limit); the URL option `long_operation_timeout`."""
+LONG_OPERATION_TIMEOUT = "POSTGRES_LONG_OPERATION_TIMEOUT"
+"""The setting `bootstrap.urls` passes the URL option as (the library ignores it)."""
 
 # Any fixed number: processes opening a store made before the scope history take turns
 # creating it.
@@ -80,12 +91,12 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         """The pool is the store's already (`PostgresSessionLog`): the library's
         constructor, next, is what opens it (see `library_seams.replace_pool`)."""
         super().__init__(datastore, events_table_name=events_table_name)
-        self.long_operation_timeout = LONG_OPERATION_TIMEOUT
         self._events_table = f'"{datastore.schema}"."{events_table_name}"'
-        self._select_events = (
+        self.log_query = (
             "SELECT notification_id, originator_id, originator_version, topic, state "
             f"FROM {self._events_table}"
         )
+        self.long_operation_timeout = DEFAULT_LONG_OPERATION_TIMEOUT
         self.tables = tables_in(datastore.schema, self._events_table)
         self._scope_history_name = f'"{datastore.schema}"."{SCOPE_HISTORY_TABLE}"'
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
@@ -131,6 +142,11 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 # deadlock): the server rolled one back. Like a clash, it is retried.
                 raise IntegrityError(f"rolled back by the server: {exc}") from exc
         return None
+
+    @property
+    def events_table(self) -> str:
+        """The log's table, schema-qualified and quoted."""
+        return self._events_table
 
     def _as_one_statement(self, events: int, changes: list[Change]) -> tuple[str, list[Any]]:
         parts = [f"e AS ({self._insert_events_sql(events)} RETURNING {EVENT_COLUMNS})"]
@@ -190,16 +206,25 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(
-                f"{self._select_events} WHERE originator_id = %s ORDER BY originator_version",
+                f"{self.log_query} WHERE originator_id = %s ORDER BY originator_version",
                 (stream,),
             )
             return [_notification(row) for row in cursor.fetchall()]
 
-    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+    def first_notifications(self, limit: int) -> list[Notification]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(f"{self.log_query} ORDER BY notification_id LIMIT %s", (limit,))
+            return [_notification(row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def log_snapshot(self) -> Iterator[LogSnapshot]:
+        """One REPEATABLE READ transaction, read through server-side cursors."""
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            return self._select_log(cursor), read_all(cursor, self.tables)
+            self._allow_long(cursor)
+            yield _Snapshot(self, connection)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The lock on the state table conflicts with every write, not with reads.
@@ -212,13 +237,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         """
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
+            self._allow_long(cursor)
             state_table = self.tables.projection_tables[0]
             cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
-            models = build(self._select_log(cursor))
+            models = build(_Snapshot(self, connection))
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
-            for statement, params in self.tables.statements(as_changes(models, heads=False)):
-                cursor.execute(statement, params)
+            write_read_models(cursor, self.tables, models)
 
     def ensure_scope_history(self, build: BuildChanges) -> bool:
         """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
@@ -241,7 +266,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     state_table = self.tables.projection_tables[0]
                     cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
                     self.tables.scope_history_ready = True
-                    changes = build(self._select_log(cursor))
+                    changes = build(_Snapshot(self, connection).notifications())
                     for statement, params in self.tables.statements(changes):
                         cursor.execute(statement, params)
             except psycopg.errors.InsufficientPrivilege:
@@ -266,9 +291,43 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         row = cursor.fetchone()
         return row is not None and row[0] is not None
 
-    def _select_log(self, cursor: Cursor[TupleRow]) -> list[Notification]:
-        cursor.execute(f"{self._select_events} ORDER BY notification_id")
-        return [_notification(row) for row in cursor.fetchall()]
+    def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
+        """The timeouts a long read or rebuild needs, for its own transaction only: the
+        pool's short idle-in-transaction timeout would end it between two batches."""
+        limit = f"{int(self.long_operation_timeout * 1000)}ms"
+        cursor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
+        cursor.execute(f"SET LOCAL statement_timeout = '{limit}'")
+
+
+class _Snapshot:
+    """The log and the stored rows through named (server-side) cursors of `connection`,
+    inside the caller's transaction: rows come `LOG_BATCH` at a time."""
+
+    def __init__(self, recorder: PostgresSessionRecorder, connection: Connection[Any]) -> None:
+        self._recorder = recorder
+        self._connection = connection
+
+    def count(self) -> int:
+        cursor = self._connection.cursor(row_factory=tuple_row)
+        cursor.execute(f"SELECT COUNT(*) FROM {self._recorder.events_table}")
+        row = cursor.fetchone()
+        return 0 if row is None else int(row[0])
+
+    def notifications(self) -> Iterator[Notification]:
+        statement = f"{self._recorder.log_query} ORDER BY notification_id"
+        for row in self._streamed("gs_log", statement):
+            yield _notification(row)
+
+    def rows(self, model: ReadModelRows) -> Iterator[StoredRow]:
+        tables = self._recorder.tables
+        rows = self._streamed("gs_rows", select_rows(tables, model))
+        yield from stored_rows(rows, model, tables.sealer)
+
+    def _streamed(self, name: str, statement: str) -> Iterator[Sequence[Any]]:
+        with self._connection.cursor(name, row_factory=tuple_row) as cursor:
+            cursor.itersize = LOG_BATCH
+            cursor.execute(statement)
+            yield from cursor
 
 
 def _notification(row: Sequence[Any]) -> Notification:
@@ -352,5 +411,7 @@ def open_postgres_log(
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)
     recorder.tables.sealer = content_sealer(log.mapper.cipher)
+    if LONG_OPERATION_TIMEOUT in settings:
+        recorder.long_operation_timeout = float(settings[LONG_OPERATION_TIMEOUT])
     reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
     return OpenedLog(log, reader, recorder)

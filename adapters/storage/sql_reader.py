@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from greentic_session.adapters.storage.encryption import ContentSealer
@@ -19,6 +21,18 @@ from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.state import SessionState, Wait, stream_id
+from greentic_session.projections.projector import as_changes
+from greentic_session.projections.read_model_rows import (
+    HEADS,
+    SCOPE_INDEX,
+    SESSION_STATE,
+    USER_WAITS,
+    Key,
+    ReadModelRows,
+    StoredRow,
+    UnreadableRow,
+    Value,
+)
 from greentic_session.projections.read_models import (
     MemoryReadModels,
     ScopeEvent,
@@ -98,6 +112,27 @@ class RowCursor(Protocol):
     def fetchall(self) -> Any: ...
 
 
+class RowWriter(Protocol):
+    """What `write_read_models` needs of a cursor: psycopg's and the library's SQLite one."""
+
+    def executemany(self, statement: str, params: list[tuple[Any, ...]], /) -> object: ...
+
+
+WRITE_BATCH = 1000
+"""Read-model changes turned into statements at a time by a rebuild."""
+
+
+def write_read_models(cursor: RowWriter, tables: SqlReadModels, models: MemoryReadModels) -> None:
+    """Fill the emptied read-model tables with `models` (not the heads), inside the
+    caller's transaction: a batch of changes at a time, each run of one statement sent as
+    one `executemany`, so the statements never all sit in memory at once."""
+    changes = as_changes(models, heads=False)
+    for start in range(0, len(changes), WRITE_BATCH):
+        statements = tables.statements(changes[start : start + WRITE_BATCH])
+        for statement, run in groupby(statements, key=itemgetter(0)):
+            cursor.executemany(statement, [params for _, params in run])
+
+
 def read_all(cursor: RowCursor, tables: SqlReadModels) -> MemoryReadModels:
     """Every read model and the heads, read on `cursor` inside the caller's snapshot."""
     rows = []
@@ -165,3 +200,105 @@ def decode_all(
         wait = decode_entry(entry)
         models.waits.setdefault(user_key, {})[wait.session_key] = wait
     return models
+
+
+# -- rows for verify: each table's rows in the canonical form of `read_model_rows` ----------
+
+
+def _whole(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not a whole number")
+    return value
+
+
+def _maybe_whole(value: object) -> int | None:
+    return None if value is None else _whole(value)
+
+
+def _text(value: object) -> str:
+    if type(value) is not str:
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _maybe_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _moment(value: object) -> datetime | None:
+    return None if value is None else from_micros(_whole(value))
+
+
+def _state_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
+    version, data, expires_at, user_key, scope_key, user_id, scope, wait_version, head = row
+    unseal = sealer.unseal
+    return (
+        _whole(version),
+        None if data is None else unseal(_text(data)),
+        _moment(expires_at),
+        _maybe_text(user_key),
+        _maybe_text(scope_key),
+        None if user_id is None else unseal(_text(user_id)),
+        None if scope is None else unseal(_text(scope)),
+        _maybe_whole(wait_version),
+        _text(head),
+    )
+
+
+def _entry_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
+    session_key, expires_at = row
+    return _text(session_key), _moment(expires_at)
+
+
+def _wait_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
+    expires_at, position = row
+    return _moment(expires_at), _whole(position)
+
+
+def _head_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
+    version, hash_ = row
+    return _whole(version), _text(hash_)
+
+
+_Decoder = Callable[[Sequence[Any], ContentSealer], Value]
+
+_AUDIT_ROWS: dict[str, tuple[str, str, int, _Decoder]] = {
+    SESSION_STATE.name: (
+        "gs_session_state",
+        "stream_id, session_key, version, data, expires_at, wait_user_key, wait_scope_key, "
+        "wait_user_id, wait_scope, wait_version, head_hash",
+        2,
+        _state_value,
+    ),
+    SCOPE_INDEX.name: ("gs_scope_index", "scope_key, session_key, expires_at", 1, _entry_value),
+    USER_WAITS.name: (
+        "gs_user_waits",
+        "user_key, stream_id, session_key, expires_at, position",
+        3,
+        _wait_value,
+    ),
+    HEADS.name: ("gs_stream_heads", "stream_id, session_key, version, hash", 2, _head_value),
+}
+"""Per read model: its table, the columns (key columns first), how many are key, and how
+the rest decode to the canonical value."""
+
+
+def select_rows(tables: SqlReadModels, model: ReadModelRows) -> str:
+    """The statement that reads every row of `model` for `stored_rows`."""
+    table, columns, _, _ = _AUDIT_ROWS[model.name]
+    state_table = tables.projection_tables[0]  # the qualified name of gs_session_state
+    qualifier = state_table[: -len("gs_session_state")]
+    return f"SELECT {columns} FROM {qualifier}{table}"
+
+
+def stored_rows(
+    rows: Iterable[Sequence[Any]], model: ReadModelRows, sealer: ContentSealer
+) -> Iterator[StoredRow]:
+    """Rows of `select_rows`, each as its key and its value (or why it is unreadable)."""
+    _, _, width, decode = _AUDIT_ROWS[model.name]
+    for row in rows:
+        key: Key = tuple(row[:width])
+        try:
+            yield key, decode(row[width:], sealer)
+        except Exception as exc:  # whatever a damaged column holds: report, go on
+            yield key, UnreadableRow(f"{type(exc).__name__}: {exc}")

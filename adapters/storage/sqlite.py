@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -12,15 +13,23 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import (
+    LOG_BATCH,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
+    LogSnapshot,
     log_not_empty,
 )
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
-from greentic_session.adapters.storage.sql_reader import SqlReadModelReader, read_all
+from greentic_session.adapters.storage.sql_reader import (
+    SqlReadModelReader,
+    read_all,
+    select_rows,
+    stored_rows,
+    write_read_models,
+)
 from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
-from greentic_session.projections.projector import as_changes
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENTS_TABLE = "stored_events"  # the library's default name for it
@@ -76,23 +85,30 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     def stream_notifications(self, stream: UUID) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"{self._select_events} WHERE originator_id = ? ORDER BY originator_version",
+                f"{self.log_query} WHERE originator_id = ? ORDER BY originator_version",
                 (stream.hex,),
             )
-            return [self._notification(row) for row in c.fetchall()]
+            return [self.notification(row) for row in c.fetchall()]
 
-    def log_snapshot(self) -> tuple[list[Notification], MemoryReadModels]:
+    def first_notifications(self, limit: int) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
-            return self._select_log(c), read_all(c, self.tables)
+            c.execute(f"{self.log_query} ORDER BY rowid LIMIT ?", (limit,))
+            return [self.notification(row) for row in c.fetchall()]
+
+    @contextmanager
+    def log_snapshot(self) -> Iterator[LogSnapshot]:
+        """One read transaction: in WAL mode it sees the database as of its first read,
+        and writers are never blocked by it."""
+        with self.datastore.transaction(commit=False) as c:
+            yield _Snapshot(self, c)
 
     def replace_read_models(self, build: BuildReadModels) -> None:
         """The first DELETE takes the write lock, so no write lands between read and rewrite."""
         with self.datastore.transaction(commit=True) as c:
             for table in self.tables.projection_tables:
                 c.execute(f"DELETE FROM {table}")
-            models = build(self._select_log(c))
-            for statement, params in self.tables.statements(as_changes(models, heads=False)):
-                c.execute(statement, params)
+            models = build(_Snapshot(self, c))
+            write_read_models(c, self.tables, models)
 
     def ensure_scope_history(self, build: BuildChanges) -> bool:
         """The `CREATE TABLE` takes the write lock before the log is read: no write lands
@@ -105,7 +121,8 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                 for statement in self.tables.create_scope_history:
                     c.execute(statement)
                 self.tables.scope_history_ready = True
-                for statement, params in self.tables.statements(build(self._select_log(c))):
+                changes = build(_Snapshot(self, c).notifications())
+                for statement, params in self.tables.statements(changes):
                     c.execute(statement, params)
         except PersistenceError:
             self.tables.scope_history_ready = self._has_scope_history()
@@ -123,25 +140,59 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             return bool(c.fetchall())
 
     @property
-    def _select_events(self) -> str:
+    def log_query(self) -> str:
         return (
             "SELECT rowid, originator_id, originator_version, topic, state "
             f"FROM {self.events_table_name}"
         )
 
-    def _select_log(self, c: SQLiteCursor) -> list[Notification]:
-        c.execute(f"{self._select_events} ORDER BY rowid")
-        return [self._notification(row) for row in c.fetchall()]
-
-    def _notification(self, row: Sequence[Any]) -> Notification:
+    def notification(self, row: Sequence[Any]) -> Notification:
+        """A row as the library's notification; a stream id that is not one is kept as
+        stored, for `verify` to report (SQLite holds whatever an editor writes)."""
         position, originator_id, version, topic, state = row
+        try:
+            stream = self.convert_originator_id(originator_id)
+        except (ValueError, TypeError, AttributeError):
+            stream = originator_id
         return Notification(
             id=position,
-            originator_id=self.convert_originator_id(originator_id),
+            originator_id=stream,
             originator_version=version,
             topic=topic,
             state=state,
         )
+
+
+class _Snapshot:
+    """The log and the stored rows read on `cursor`, inside the caller's transaction."""
+
+    def __init__(self, recorder: SQLiteSessionRecorder, cursor: SQLiteCursor) -> None:
+        self._recorder = recorder
+        self._cursor = cursor
+
+    def count(self) -> int:
+        self._cursor.execute(f"SELECT COUNT(*) FROM {self._recorder.events_table_name}")
+        (count,) = self._cursor.fetchone()
+        return int(count)
+
+    def notifications(self) -> Iterator[Notification]:
+        """A page at a time by position, each page one statement of the same transaction."""
+        recorder, after = self._recorder, 0
+        while True:
+            self._cursor.execute(
+                f"{recorder.log_query} WHERE rowid > ? ORDER BY rowid LIMIT {LOG_BATCH}",
+                (after,),
+            )
+            page = [recorder.notification(row) for row in self._cursor.fetchall()]
+            yield from page
+            if len(page) < LOG_BATCH:
+                return
+            after = page[-1].id
+
+    def rows(self, model: ReadModelRows) -> Iterator[StoredRow]:
+        tables = self._recorder.tables
+        self._cursor.execute(select_rows(tables, model))
+        yield from stored_rows(iter(self._cursor.fetchone, None), model, tables.sealer)
 
 
 class SQLiteReadModelReader(SqlReadModelReader):

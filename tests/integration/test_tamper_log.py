@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from greentic_session import AuditedSessionStore, ErrorCode
+from greentic_session import AuditedSessionStore, ErrorCode, SessionError, open_store
 from greentic_session.domain.chain import ENVELOPE_FIELDS, event_hash
 from greentic_session.domain.state import stream_id
 from tests.conftest import PERSISTENT_BACKENDS
@@ -184,3 +184,63 @@ def test_an_inserted_stream_is_named(
     assert_named(report, str(stream_id("intruder")), "inserted")
     assert report.streams == 3
     assert not [p for p in report.problems if p.startswith(sessions.other)]
+
+
+# -- damage that reads, or does not: reported, never raised --------------------------------
+
+
+def test_an_added_top_level_field_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    """The hash covers the event's body, not its stored field names: the field set does."""
+    topic, stored = raw.event(sessions.waiting, 2)
+    state = json.loads(stored)
+    state["note"] = "added"
+    raw.set_event(sessions.waiting, 2, topic, json.dumps(state, separators=(",", ":")).encode())
+
+    assert_named(store.verify(), f"{sessions.waiting} v2", "unreadable", "note")
+
+
+def test_a_payload_written_with_other_spacing_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    topic, stored = raw.event(sessions.other, 2)
+    raw.set_event(sessions.other, 2, topic, json.dumps(json.loads(stored), indent=1).encode())
+
+    assert_named(store.verify(), f"{sessions.other} v2", "byte for byte")
+
+
+def test_history_of_an_unreadable_stream_raises_internal_naming_it(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    topic, _ = raw.event(sessions.waiting, 3)
+    raw.set_event(sessions.waiting, 3, topic, b"[]")
+
+    with pytest.raises(SessionError) as error:
+        store.history(sessions.waiting)
+
+    assert error.value.code is ErrorCode.INTERNAL
+    assert f"{sessions.waiting} v3" in error.value.message
+    assert "run verify" in error.value.message
+
+
+def test_history_of_a_stream_missing_its_first_event_raises_internal(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    raw.delete_event(sessions.other, 1)
+
+    with raises_code(ErrorCode.INTERNAL):
+        store.history(sessions.other)
+
+
+def test_a_store_whose_first_event_is_not_json_opens_and_verify_names_it(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables, store_url: str
+) -> None:
+    """Not taken for an encrypted store: the next events read without a key."""
+    topic, _ = raw.event(sessions.waiting, 1)
+    raw.set_event(sessions.waiting, 1, topic, b"\xff\xfe not json")
+
+    with open_store(store_url) as reopened:
+        report = reopened.verify()
+
+    assert_named(report, "v1", "unreadable")

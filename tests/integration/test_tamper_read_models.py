@@ -8,6 +8,7 @@ import pytest
 from greentic_session import AuditedSessionStore
 from tests.conftest import PERSISTENT_BACKENDS
 from tests.integration.tamper import (
+    COLUMNS,
     CTX,
     SCOPE_A,
     USER,
@@ -121,3 +122,50 @@ def test_rebuild_does_not_hide_a_deleted_stream(
     report = store.verify()
     assert_named(report, sessions.waiting, "stream deleted")
     assert store.get_session(sessions.waiting) is None
+
+
+# -- rows moved or copied to another stream id ----------------------------------------------
+
+NEW_STREAM = "00000000-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize("table", ["gs_session_state", "gs_user_waits", "gs_stream_heads"])
+def test_a_changed_stream_id_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables, table: str
+) -> None:
+    changed = raw.execute(
+        f"UPDATE {{q}}{table} SET stream_id = ? WHERE session_key = ? RETURNING session_key",
+        (NEW_STREAM, sessions.other),
+    )
+    assert changed
+
+    report = store.verify()
+
+    assert_named(report, sessions.other, NEW_STREAM)
+
+
+@pytest.mark.parametrize("table", ["gs_session_state", "gs_stream_heads"])
+def test_a_duplicate_row_under_a_new_stream_id_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables, table: str
+) -> None:
+    columns = COLUMNS[table]
+    others = ", ".join(c for c in columns if c != "stream_id")
+    raw.execute(
+        f"INSERT INTO {{q}}{table} (stream_id, {others}) "
+        f"SELECT ?, {others} FROM {{q}}{table} WHERE session_key = ?",
+        (NEW_STREAM, sessions.other),
+    )
+
+    report = store.verify()
+
+    assert_named(report, sessions.other, NEW_STREAM)
+
+
+def test_a_state_row_whose_data_is_not_json_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    raw.execute(
+        "UPDATE {q}gs_session_state SET data = ? WHERE session_key = ?", ("{", sessions.other)
+    )
+
+    assert_named(store.verify(), "session state", sessions.other)
