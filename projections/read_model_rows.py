@@ -174,6 +174,37 @@ def _wait_describe(value: Value) -> str:
     return f"a wait{_until(value[0])} at log position {value[1]}"
 
 
+# -- scope history ---------------------------------------------------------------------
+
+
+def _history_keys(source: RowSource) -> Iterator[Key]:
+    for scope_key, rows in source.models.scope_history.items():
+        for session_key, version in rows:
+            yield scope_key, str(stream_id(session_key)), session_key, version
+
+
+def _history_row(source: RowSource, key: Key) -> Value | None:
+    scope_key, stream, session_key, version = key
+    if not isinstance(scope_key, str) or not own_stream(stream, session_key):
+        return None
+    assert isinstance(session_key, str)
+    rows = source.models.scope_history.get(scope_key, {})
+    row = rows.get((session_key, version)) if isinstance(version, int) else None
+    return None if row is None else (row.kind, row.recorded_at, row.near_miss, row.position)
+
+
+def _history_label(key: Key) -> str:
+    scope_key, stream, session_key, version = key
+    where = "" if own_stream(stream, session_key) else f" under stream id {_text(stream)}"
+    return f"of scope {_text(scope_key)[:16]}, {_text(session_key)} v{version}{where}"
+
+
+def _history_describe(value: Value) -> str:
+    kind, recorded_at, _, position = value
+    at = f" at {recorded_at.isoformat()}" if isinstance(recorded_at, datetime) else ""
+    return f"{_text(kind)}{at}, log position {position}"
+
+
 # -- heads (the anchor, not a read model: checked against the log's chains) ----------------
 
 
@@ -209,5 +240,10 @@ HEADS = ReadModelRows(
     "heads", _head_keys, _head_row, _state_label, lambda value: f"v{value[0]}"
 )
 
-READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS)
-"""Every read model a replay rebuilds, in the order `verify` compares them."""
+SCOPE_HISTORY = ReadModelRows(
+    "scope history", _history_keys, _history_row, _history_label, _history_describe
+)
+
+READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS, SCOPE_HISTORY)
+"""Every read model a replay rebuilds, in the order `verify` compares them (the scope
+history only where the store has it: see `log_verification.verify`)."""

@@ -78,7 +78,9 @@ class AuditTrail:
         the whole log instead (with a warning)."""
         try:
             ready = self._recorder.ensure_scope_history(self._scope_history_of)
-        except (*REPLAY_ERRORS, AttributeError, AssertionError, OverflowError) as exc:
+        except (SessionError, *REPLAY_ERRORS, AttributeError, AssertionError, OverflowError) as exc:
+            if isinstance(exc, SessionError) and exc.code is not ErrorCode.INTERNAL:
+                raise  # the database, not the log
             log.warning(
                 "the scope history could not be filled: the log does not replay "
                 "(%s: %s); explain replays the whole log; run verify, and once the log is "
@@ -161,11 +163,20 @@ class AuditTrail:
             start = page[-1].id + 1
 
     def stream(self, key: SessionKey) -> list[LoggedEvent]:
-        """The key's events, which must make one whole stream (`_check_sequence`)."""
+        """The key's events, which must make one whole stream (`_check_sequence`), in log
+        order as in version order."""
         notifications = self._recorder.stream_notifications(stream_id(key))
         events = [(n.id, self.decode(n, key)) for n in notifications]
         for after, (_, event) in enumerate(events):
             _check_sequence(key, after, event)
+        positions = [position for position, _ in events]
+        if positions != sorted(positions):
+            raise SessionError(
+                ErrorCode.INTERNAL,
+                f"{key}: its events are out of order in the log (by version, not by "
+                "position); run verify to see what was changed, and restore the log from a "
+                "backup or an export",
+            )
         return events
 
     # -- questions -----------------------------------------------------------------

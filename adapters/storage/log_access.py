@@ -37,6 +37,11 @@ class LogSnapshot(Protocol):
         decoded to its canonical form or with why it could not be."""
         ...
 
+    def holds(self, model: ReadModelRows) -> bool:
+        """Whether the store has `model` at all (a store made before the scope history,
+        opened by a role that may not create it, has not: verify skips it)."""
+        ...
+
 
 BuildReadModels = Callable[[LogSnapshot], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]

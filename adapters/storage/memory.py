@@ -156,6 +156,10 @@ class _Snapshot:
     def rows(self, model: ReadModelRows) -> Iterator[StoredRow]:
         yield from model.rows(self._recorder)
 
+    def holds(self, model: ReadModelRows) -> bool:
+        """A memory store is always new: it has every read model."""
+        return True
+
 
 def _stream_of(stored: StoredEvent) -> UUID:
     """Session streams are UUIDs; the library's type allows text ids too."""

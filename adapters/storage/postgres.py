@@ -39,6 +39,7 @@ from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import (
     SqlReadModelReader,
+    holds,
     read_all,
     select_rows,
     stored_rows,
@@ -322,6 +323,9 @@ class _Snapshot:
         tables = self._recorder.tables
         rows = self._streamed("gs_rows", select_rows(tables, model))
         yield from stored_rows(rows, model, tables.sealer)
+
+    def holds(self, model: ReadModelRows) -> bool:
+        return holds(self._recorder.tables, model)
 
     def _streamed(self, name: str, statement: str) -> Iterator[Sequence[Any]]:
         with self._connection.cursor(name, row_factory=tuple_row) as cursor:

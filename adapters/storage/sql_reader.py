@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from greentic_session.adapters.storage.encryption import ContentSealer
 from greentic_session.adapters.storage.sql_tables import (
     KEY_INDEX_CHARS,
+    SCOPE_HISTORY_TABLE,
     SqlReadModels,
     from_micros,
     prefix_range,
@@ -24,6 +25,7 @@ from greentic_session.domain.state import SessionState, Wait, stream_id
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_model_rows import (
     HEADS,
+    SCOPE_HISTORY,
     SCOPE_INDEX,
     SESSION_STATE,
     USER_WAITS,
@@ -255,6 +257,11 @@ def _wait_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
     return _moment(expires_at), _whole(position)
 
 
+def _history_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
+    kind, recorded_at, near_miss, position = row
+    return _text(kind), _moment(recorded_at), _maybe_text(near_miss), _whole(position)
+
+
 def _head_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
     version, hash_ = row
     return _whole(version), _text(hash_)
@@ -278,9 +285,20 @@ _AUDIT_ROWS: dict[str, tuple[str, str, int, _Decoder]] = {
         _wait_value,
     ),
     HEADS.name: ("gs_stream_heads", "stream_id, session_key, version, hash", 2, _head_value),
+    SCOPE_HISTORY.name: (
+        SCOPE_HISTORY_TABLE,
+        "scope_key, stream_id, session_key, version, kind, recorded_at, near_miss, position",
+        4,
+        _history_value,
+    ),
 }
 """Per read model: its table, the columns (key columns first), how many are key, and how
 the rest decode to the canonical value."""
+
+
+def holds(tables: SqlReadModels, model: ReadModelRows) -> bool:
+    """Whether the store has `model`'s table (the scope history may be missing)."""
+    return model is not SCOPE_HISTORY or tables.scope_history_ready
 
 
 def select_rows(tables: SqlReadModels, model: ReadModelRows) -> str:

@@ -23,6 +23,7 @@ from greentic_session.adapters.storage.log_access import (
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import (
     SqlReadModelReader,
+    holds,
     read_all,
     select_rows,
     stored_rows,
@@ -193,6 +194,9 @@ class _Snapshot:
         tables = self._recorder.tables
         self._cursor.execute(select_rows(tables, model))
         yield from stored_rows(iter(self._cursor.fetchone, None), model, tables.sealer)
+
+    def holds(self, model: ReadModelRows) -> bool:
+        return holds(self._recorder.tables, model)
 
 
 class SQLiteReadModelReader(SqlReadModelReader):

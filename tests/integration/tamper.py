@@ -169,7 +169,7 @@ def assert_named(report: VerifyReport, *parts: str) -> None:
 # -- the seeded random tamperer -------------------------------------------------------------
 
 EVENTS = "{events}"
-READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits")
+READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits", "gs_scope_history")
 HEADS_TABLE = "gs_stream_heads"
 Dump = dict[str, list[tuple[Any, ...]]]
 
@@ -446,7 +446,7 @@ class Tamperer:
         return COLUMNS[table], tuple(self.rng.choice(rows))
 
     def _where(self, names: list[str], row: tuple[Any, ...]) -> tuple[str, list[Any]]:
-        key = _KEYS[names[0]]
+        key = _KEYS[_table_of(names)]
         return " AND ".join(f"{k} = ?" for k in key), [row[names.index(k)] for k in key]
 
     def _table(self, heads: bool) -> str:
@@ -470,7 +470,7 @@ class Tamperer:
         names, row = picked
         changed = list(row)
         column = self.rng.choice(
-            _KEYS[names[0]] + (["session_key"] if "session_key" in names else [])
+            _KEYS[_table_of(names)] + (["session_key"] if "session_key" in names else [])
         )
         changed[names.index(column)] = self.rng.choice(
             [
@@ -537,12 +537,30 @@ COLUMNS = {
     "gs_scope_index": ["scope_key", "session_key", "expires_at"],
     "gs_user_waits": ["user_key", "stream_id", "session_key", "expires_at", "position"],
     "gs_stream_heads": ["stream_id", "session_key", "version", "hash"],
+    "gs_scope_history": [
+        "scope_key",
+        "stream_id",
+        "session_key",
+        "version",
+        "kind",
+        "recorded_at",
+        "near_miss",
+        "position",
+    ],
 }
 _KEYS = {
-    "stream_id": ["stream_id"],
-    "scope_key": ["scope_key"],
-    "user_key": ["user_key", "stream_id"],
+    "gs_session_state": ["stream_id"],
+    "gs_scope_index": ["scope_key"],
+    "gs_user_waits": ["user_key", "stream_id"],
+    "gs_stream_heads": ["stream_id"],
+    "gs_scope_history": ["scope_key", "stream_id", "version"],
 }
+"""Each table's primary key."""
+
+
+def _table_of(names: list[str]) -> str:
+    (table,) = (table for table, columns in COLUMNS.items() if columns == names)
+    return table
 
 
 def _variants(value: Any, backend: str) -> list[Any]:

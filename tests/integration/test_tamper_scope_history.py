@@ -19,7 +19,7 @@ def test_a_deleted_scope_history_row_is_named(
 
     report = store.verify()
 
-    assert_named(report, "scope history", f"the log says ['{sessions.waiting} v3")
+    assert_named(report, "scope history", f"{sessions.waiting} v3: missing")
 
 
 def test_an_altered_scope_history_row_is_named(
