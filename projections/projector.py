@@ -9,8 +9,6 @@ scope's history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.rules import near_miss_key
 from greentic_session.domain.state import SessionState, Wait
@@ -124,28 +122,6 @@ def pending_changes(before: SessionState | None, session: Session) -> list[Chang
         *_pending_scope_events(before, events, session),
         head,
     ]
-
-
-def replay(events: Iterable[Session.Event | Session.Created]) -> Iterator[Change]:
-    """The changes of a whole log, event by event in log order (a rebuild from scratch);
-    the scope-history rows carry no position (the store that writes them looks it up)."""
-    return replay_logged((None, event) for event in events)
-
-
-def replay_logged(
-    events: Iterable[tuple[int | None, Session.Event | Session.Created]],
-) -> Iterator[Change]:
-    """`replay`, each event given with its log position."""
-    sessions: dict[object, Session] = {}
-    for position, event in events:
-        current = sessions.get(event.originator_id)
-        before = current.state() if current is not None else None
-        mutated = event.mutate(current)
-        assert isinstance(mutated, Session)
-        sessions[event.originator_id] = mutated
-        yield from changes_for(before, mutated.state(), isinstance(event, Session.WaitRegistered))
-        yield from scope_events(event, None if before is None else before.wait, mutated, position)
-        yield RecordHead(mutated.session_key, mutated.version, mutated.head_hash)
 
 
 def _registered(models: MemoryReadModels, entry: WaitEntry) -> int:

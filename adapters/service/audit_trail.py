@@ -37,14 +37,14 @@ from greentic_session.projections import (
 )
 from greentic_session.projections.changes import Change, RecordScopeEvent
 from greentic_session.projections.log_verification import PROGRESS_EVERY
-from greentic_session.projections.projector import replay_logged
+from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import (
     MemoryReadModels,
     ReadModelReader,
     ScopeEvent,
     ScopeHistoryMissing,
 )
-from greentic_session.projections.replay import Replay
+from greentic_session.projections.replay import Replay, rebuild_logged
 from greentic_session.projections.stream_history import LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ class AuditTrail:
             )
 
     def _scope_history_of(self, notifications: Iterable[Notification]) -> list[Change]:
-        logged = ((n.id, self.decode(n)) for n in notifications)
-        return [c for c in replay_logged(logged) if isinstance(c, RecordScopeEvent)]
+        models = rebuild_logged((n.id, self.decode(n)) for n in notifications)
+        return [c for c in as_changes(models, heads=False) if isinstance(c, RecordScopeEvent)]
 
     # -- reading the log -----------------------------------------------------------
 
