@@ -10,7 +10,7 @@ the async store and run here without an event loop; the audit tools over the log
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import IO
@@ -19,10 +19,10 @@ from greentic_session.adapters.service.audit_trail import AuditTrail
 from greentic_session.adapters.service.event_transfer import EventTransfer
 from greentic_session.adapters.service.session_operations import SessionOperations, scope_arg
 from greentic_session.adapters.service.store_options import StoreOptions
-from greentic_session.adapters.service.store_ports import LogPorts, blocking_pause
+from greentic_session.adapters.service.store_ports import LogPorts, Runner, blocking_pause
 from greentic_session.adapters.service.sync_driver import at_once, run_sync
 from greentic_session.adapters.storage.database_errors import database_errors
-from greentic_session.adapters.storage.session_log import OpenedLog
+from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import invalid_input
@@ -64,9 +64,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
         self._audit.prepare_scope_history()
         self.options = options
-        self._ops = SessionOperations(
-            LogPorts(log_app, opened.read_models, at_once, blocking_pause), options
-        )
+        self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
 
     # -- reads -------------------------------------------------------------------
 
@@ -398,6 +396,17 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._ops.closed = True
         with database_errors("closing the store"):
             self._log.close()
+
+    @property
+    def session_log(self) -> SessionLog:
+        """The eventsourcing application of the log (the async store's ports use its
+        mapper and recorder)."""
+        return self._log
+
+    def log_ports(self, run: Runner, pause: Callable[[float], Awaitable[None]]) -> LogPorts:
+        """Ports over this store's log and read models, each call run by `run` (the async
+        store runs them on its worker thread)."""
+        return LogPorts(self._log, self._models, run, pause)
 
     def _database(self, where: str) -> AbstractContextManager[None]:
         """Every call that touches the database: refused once closed, errors translated."""
