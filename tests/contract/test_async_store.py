@@ -14,8 +14,9 @@ from greentic_session import (
     ErrorCode,
     EventSourcedSessionStore,
     SessionError,
+    open_store,
 )
-from tests.conftest import open_store
+from tests.conftest import PERSISTENT_BACKENDS
 from tests.contract.async_fixtures import gather_all, run_async
 from tests.contract.helpers import CTX, SCOPE_A, SCOPE_B, TTL, USER, data_for
 from tests.support import FakeClock, raises_code
@@ -52,7 +53,9 @@ def test_every_operation_of_the_sync_store_is_a_coroutine_of_the_same_parameters
     assert "raise" in (inspect.getdoc(operation) or "").lower()
 
 
-def test_a_session_is_created_read_updated_and_removed(store_url: str, fake_clock: FakeClock) -> None:
+def test_a_session_is_created_read_updated_and_removed(
+    store_url: str, fake_clock: FakeClock
+) -> None:
     async def body(store: AsyncSessionStore) -> None:
         key = await store.create_session(CTX, data_for())
         assert await store.get_session(key) == data_for()
@@ -157,7 +160,7 @@ def test_calls_after_close_are_unavailable(store_url: str, fake_clock: FakeClock
     run_async(store_url, fake_clock, body)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", PERSISTENT_BACKENDS)
 def test_a_sync_and_an_async_store_on_one_database_work_together(
     store_url: str, fake_clock: FakeClock
 ) -> None:
