@@ -252,7 +252,9 @@ def test_updated_since_includes_its_instant_and_updated_before_excludes_it(
     ],
     ids=lambda arguments: ",".join(f"{k}={v!r}" for k, v in arguments.items()),
 )
-def test_bad_input_is_invalid_input(store: AuditedSessionStore, arguments: dict[str, object]) -> None:
+def test_bad_input_is_invalid_input(
+    store: AuditedSessionStore, arguments: dict[str, object]
+) -> None:
     with raises_code(ErrorCode.INVALID_INPUT):
         store.find_sessions(**arguments)  # type: ignore[arg-type]
 
