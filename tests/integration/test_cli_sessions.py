@@ -37,7 +37,9 @@ def url(tmp_path: Path) -> str:
 def made(url: str) -> list[str]:
     """Five sessions of tenant-a (the last waiting in chat-42), one of tenant-b."""
     with open_store(url) as store:
-        keys = [store.create_session(CTX, make_data(CTX, node=f"n{n}")) for n in range(5)]
+        keys: list[str] = [
+            store.create_session(CTX, make_data(CTX, node=f"n{n}")) for n in range(5)
+        ]
         store.register_wait(CTX, "alice", CHAT, keys[-1], make_data(CTX))
         store.create_session(OTHER, make_data(OTHER))
     return keys
