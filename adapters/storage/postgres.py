@@ -194,6 +194,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                                 )
                     for statement, rows in self.tables.in_bulk(read_models()):
                         cursor.executemany(statement, rows)
+                    self._analyze(cursor)
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
                     raise
@@ -246,6 +247,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
             write_read_models(cursor, self.tables, models)
+            self._analyze(cursor)
 
     def ensure_late_tables(self, build: BuildChanges) -> list[str]:
         """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
@@ -287,6 +289,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 changes = build(_Snapshot(self, connection).notifications(), kinds)
                 for statement, params in self.tables.statements(changes):
                     cursor.execute(statement, params)
+                self._analyze(cursor)
         except psycopg.errors.InsufficientPrivilege:
             for table in missing:
                 self.tables.set_ready(table.name, False)
@@ -309,6 +312,14 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         cursor.execute("SELECT to_regclass(%s)", (qualified,))
         row = cursor.fetchone()
         return row is not None and row[0] is not None
+
+    def _analyze(self, cursor: Cursor[TupleRow]) -> None:
+        """Fresh statistics for tables just filled in bulk, before autovacuum gets to them:
+        with none, the planner guesses a few rows for a page's range and sorts instead of
+        paging along the session index (measured: 24 ms instead of 0.04 ms at 20,000
+        sessions). The server skips, with a notice, a table this role does not own."""
+        for table in self.tables.projection_tables:
+            cursor.execute(f"ANALYZE {table}")
 
     def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
         """The timeouts a long read or rebuild needs, for its own transaction only: the
