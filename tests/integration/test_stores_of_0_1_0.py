@@ -117,7 +117,7 @@ def test_a_store_written_by_0_1_0_answers_find_sessions_once_opened(tmp_path: Pa
         summaries = store.find_sessions(limit=10).sessions
         assert {s.session_key for s in summaries} == set(store.current_read_models().heads)
         assert store.current_read_models().sessions == store.replay_read_models().sessions
-        named = {s.session_key: (s.state, s.version, s.conversation) for s in summaries}
+        named = {str(s.session_key): (s.state, s.version, s.conversation) for s in summaries}
         assert named["refund-1042"] == ("waiting", 7, "chat-43")
         assert named["billing-3"] == ("expired", 3, "chat-43")
         assert named["survey-7"] == ("ended", 3, "chat-42")
