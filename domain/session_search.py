@@ -155,7 +155,7 @@ class SessionQuery:
             team=None if team is None else str(TeamId(team)),
             user=None if user is None else str(UserId(user)),
             flow=_text_arg(flow, "flow"),
-            conversation=_text_arg(conversation, "conversation"),
+            conversation=_text_arg(conversation, "conversation", nul=True),
             state=_state_arg(state),
             updated_since=_instant_arg(updated_since, "updated_since"),
             updated_before=_instant_arg(updated_before, "updated_before"),
@@ -164,11 +164,12 @@ class SessionQuery:
         )
 
 
-def _text_arg(value: object, name: str) -> str | None:
+def _text_arg(value: object, name: str, *, nul: bool = False) -> str | None:
+    """`nul`: whether the text may hold NUL, as a reply scope's conversation may."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or "\x00" in value:
-        raise invalid_input(f"{name} must be a non-empty str without NUL")
+    if not isinstance(value, str) or not value or (not nul and "\x00" in value):
+        raise invalid_input(f"{name} must be a non-empty str" + ("" if nul else " without NUL"))
     return check_text(value, name)
 
 

@@ -23,7 +23,7 @@ from greentic_session.domain.session_search import (
     micros,
     summary_state,
 )
-from greentic_session.domain.state import SessionState
+from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import IndexedSession, IndexSession
 
 
@@ -67,9 +67,15 @@ def merged(stored: IndexedSession | None, change: IndexSession) -> IndexedSessio
 
 def position(row: IndexedSession) -> tuple[int, str]:
     """Where a row stands in the index's order, which runs from the greatest position down:
-    most recently updated first, ties by key (code-point order, the greatest first), as
-    the SQL backends' `ORDER BY updated_at DESC, session_key DESC`."""
-    return micros(row.updated_at), row.session_key
+    most recently updated first, ties by stream id (the greatest first), as the SQL
+    backends' `ORDER BY updated_at DESC, stream_id DESC`. Not by key: a key may be
+    kilobytes long, more than a btree index entry holds; a stream id is 36 characters."""
+    return micros(row.updated_at), str(stream_id(row.session_key))
+
+
+def cursor_position(after: Cursor) -> tuple[int, str]:
+    """The position of the row a cursor names (the last of the page before)."""
+    return after.updated_at, str(stream_id(after.session_key))
 
 
 def summary_of(row: IndexedSession, now: datetime) -> SessionSummary:
@@ -108,12 +114,12 @@ def matches(row: IndexedSession, query: SessionQuery, now: datetime) -> bool:
     if query.updated_before is not None and row.updated_at >= query.updated_before:
         return False
     after = query.after
-    return after is None or position(row) < (after.updated_at, after.session_key)
+    return after is None or position(row) < cursor_position(after)
 
 
 def page_of(rows: list[IndexedSession], limit: int, now: datetime) -> SessionPage:
     """A page of the first `limit` rows; a next cursor when a row beyond them was read."""
     shown = rows[:limit]
     last = shown[-1] if len(rows) > limit else None
-    cursor = None if last is None else Cursor(*position(last)).encode()
+    cursor = None if last is None else Cursor(micros(last.updated_at), last.session_key).encode()
     return SessionPage(sessions=[summary_of(row, now) for row in shown], next=cursor)

@@ -4,12 +4,14 @@ paged query `find_sessions` runs on it, and its rows read back.
 The filter columns hold each identifier as the sealer's lookup form: the text itself, or
 on an encrypted store a keyed digest (`ContentSealer.lookup`), so exact filters work and
 no identifier is stored in clear; what a summary shows comes from the sealed `display`
-and `conversation_display` columns. Each filter has an index ending in (updated_at,
-session_key), so a page of any one filter is one backward range scan.
+and `conversation_display` (JSON, so any character fits) columns. Each filter has an
+index ending in (updated_at, stream_id), so a page of any one filter is one backward
+range scan.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from greentic_session.domain.session_search import SessionQuery, micros
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.changes import IndexedSession, IndexSession
 from greentic_session.projections.read_model_rows import Value, index_value
+from greentic_session.projections.session_index import cursor_position
 
 SESSION_INDEX_TABLE = "gs_session_index"
 FILTERS = ("env", "tenant", "team", "user", "flow", "conversation")
@@ -60,10 +63,10 @@ class SqlSessionIndex:
 
     def __init__(self, sql: Callable[[str], str], code_point_order: str) -> None:
         self._sql = sql
-        self._key = f"session_key{code_point_order}"
+        self._stream = f"stream_id{code_point_order}"  # Python's order, as the memory backend's
         self.ready = True
         self.table = sql(f"{{q}}{SESSION_INDEX_TABLE}")
-        by = f"updated_at, {self._key}"
+        by = f"updated_at, {self._stream}"  # ties by stream id: see `session_index.position`
         self.create = [
             sql(
                 f"CREATE TABLE {{q}}{SESSION_INDEX_TABLE} ("
@@ -101,7 +104,7 @@ class SqlSessionIndex:
     def statement(self, change: IndexSession, sealer: ContentSealer) -> Statement:
         row = change.row
         lookups = [
-            None if value is None else sealer.lookup(field, value)
+            None if value is None else lookup(sealer, field, value)
             for field, value in zip(FILTERS, identifiers(row), strict=True)
         ]
         display = json.dumps(identifiers(row)[:5])
@@ -110,7 +113,7 @@ class SqlSessionIndex:
             row.session_key,
             *lookups,
             sealer.seal(display),
-            None if row.conversation is None else sealer.seal(row.conversation),
+            None if row.conversation is None else sealer.seal(json.dumps(row.conversation)),
             row.status,
             int(row.waiting),
             row.version,
@@ -127,7 +130,7 @@ class SqlSessionIndex:
             value = getattr(query, field)
             if value is not None:
                 where.append(f"{column(field)} = ?")
-                params.append(sealer.lookup(field, value))
+                params.append(lookup(sealer, field, value))
         if _STATES[query.state]:
             where.append(_STATES[query.state])
             params += [micros(now)] * _STATES[query.state].count("?")
@@ -141,13 +144,23 @@ class SqlSessionIndex:
             # The row comparison is the cursor; the plain bound beside it is implied by it,
             # but lets PostgreSQL's planner estimate the range (it guesses a handful of rows
             # for a row comparison, and then sorts a bitmap scan instead of paging).
-            where.append(f"updated_at <= ? AND (updated_at, {self._key}) < (?, ?)")
-            params += [query.after.updated_at, query.after.updated_at, query.after.session_key]
+            where.append(f"updated_at <= ? AND (updated_at, {self._stream}) < (?, ?)")
+            updated_at, stream = cursor_position(query.after)
+            params += [updated_at, updated_at, stream]
         text = f"SELECT {self.shown} FROM {{q}}{SESSION_INDEX_TABLE}"
         if where:
             text += " WHERE " + " AND ".join(where)
-        text += f" ORDER BY updated_at DESC, {self._key} DESC LIMIT ?"
+        text += f" ORDER BY updated_at DESC, {self._stream} DESC LIMIT ?"
         return self._sql(text), (*params, query.limit + 1)
+
+
+def lookup(sealer: ContentSealer, field: str, value: str) -> str:
+    """The filter column's form of a value: the sealer's lookup form (the text, or a keyed
+    digest), of a digest for a conversation, which is free text of any length and any
+    character (an index entry holds at most 2,704 bytes on PostgreSQL, and no NUL)."""
+    if field == "conversation":
+        value = "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return sealer.lookup(field, value)
 
 
 def identifiers(row: IndexedSession) -> list[str | None]:
@@ -166,7 +179,7 @@ def decode_indexed(row: Sequence[Any], sealer: ContentSealer) -> IndexedSession:
         team=team,
         user=user,
         flow=flow,
-        conversation=None if conversation is None else sealer.unseal(conversation),
+        conversation=None if conversation is None else json.loads(sealer.unseal(conversation)),
         status=status,
         waiting=bool(waiting),
         version=version,
@@ -181,7 +194,7 @@ def audit_value(row: Sequence[Any], sealer: ContentSealer) -> Value:
     lookups, shown = row[: len(FILTERS)], row[len(FILTERS) :]
     indexed = decode_indexed(("", *shown), sealer)
     for field, stored, value in zip(FILTERS, lookups, identifiers(indexed), strict=True):
-        if stored != (None if value is None else sealer.lookup(field, value)):
+        if stored != (None if value is None else lookup(sealer, field, value)):
             raise ValueError(f"its {column(field)} column does not match what it shows")
     if type(indexed.version) is not int or indexed.status not in ("live", "ended", "expired"):
         raise ValueError(f"version {indexed.version!r}, status {indexed.status!r}")

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from greentic_session import AuditedSessionStore, ErrorCode, SessionKey, SessionSummary
+from greentic_session import AuditedSessionStore, ErrorCode, ReplyScope, SessionKey, SessionSummary
+from greentic_session.domain.state import stream_id
 from tests.contract.audit_helpers import CTX, SCOPE, STEP, TTL, USER, data, later, wait
 from tests.support import FakeClock, make_ctx, make_data, make_scope, raises_code
 
@@ -64,12 +65,27 @@ def test_sessions_come_most_recently_updated_first(
     assert keys(store.find_sessions().sessions) == [first, second]
 
 
-def test_sessions_updated_at_one_instant_are_ordered_by_key_last_first(
+def test_sessions_updated_at_one_instant_are_ordered_by_stream_id_last_first(
     store: AuditedSessionStore,
 ) -> None:
+    """By stream id, not by key: a key may be longer than an index entry can hold."""
     made = [store.create_session(CTX, data(f"n{n}")) for n in range(5)]
 
-    assert keys(store.find_sessions().sessions) == sorted(made, reverse=True)
+    by_stream = sorted(made, key=lambda key: str(stream_id(key)), reverse=True)
+    assert keys(store.find_sessions().sessions) == by_stream
+
+
+def test_a_session_with_a_long_key_and_a_long_conversation_is_found(
+    store: AuditedSessionStore,
+) -> None:
+    key = "k" * 4000
+    conversation = "c\x00" + "x" * 4000
+    scope = ReplyScope(conversation=conversation)
+    store.register_wait(CTX, USER, scope, key, data("long"))
+
+    page = store.find_sessions(conversation=conversation)
+    assert keys(page.sessions) == [key]
+    assert page.sessions[0].conversation == conversation
 
 
 def test_paging_visits_every_session_once_in_order(
