@@ -349,8 +349,9 @@ class EventSourcedSessionStore(AuditedSessionStore):
         """The key's events, across all its lives, with version, time, actor and trace
         ids; `[]` for a key never written. Oldest first from `from_version` (default: the
         first) up, or with `reverse` newest first from `from_version` (default: the last)
-        down; at most `limit`. Only that slice of the stream is read where the backend
-        can (SQL: a range of versions).
+        down; at most `limit`. The stream is read only up to the last version the window
+        needs (each event's session needs the ones before it, so those are read, not
+        described); the events after it are never read.
 
         Raises `SessionError`: `invalid_input` for a bad key, a `from_version` below 1 or a
         `limit` below 1 (or not whole numbers); `unavailable` (database unreachable, store
