@@ -45,7 +45,8 @@ def filled(store: AuditedSessionStore, raw: RawTables) -> AuditedSessionStore:
     )
     raw.execute(
         "INSERT INTO {q}gs_session_index SELECT 's-' || i, 'k-' || i, 'dev', "
-        "'tenant-' || (i - i / 7 * 7), NULL, 'user-' || (i - i / 11 * 11), 'flow-' || (i - i / 5 * 5), "
+        "'tenant-' || (i - i / 7 * 7), NULL, 'user-' || (i - i / 11 * 11), "
+        "'flow-' || (i - i / 5 * 5), "
         "'chat-' || (i - i / 13 * 13), '[]', NULL, 'live', 0, 1, i * 1000, NULL "
         f"FROM ({numbers}) AS numbers",
         (ROWS,),
