@@ -57,7 +57,8 @@ def history(store: AuditedSessionStore, export: str, probe: Probe) -> object:
 
 def find(store: AuditedSessionStore, export: str, probe: Probe) -> object:
     """`find_sessions`: a page of the tenant's sessions (every session of the mix), the page
-    after it, and a page of the probe's user; each call timed on its own."""
+    after it, a page of the probe's user and one of its conversation; each call timed on
+    its own."""
     tenant = str(tenant_ctx(probe.user).tenant_id)
     timings: dict[str, object] = {}
 
@@ -71,7 +72,7 @@ def find(store: AuditedSessionStore, export: str, probe: Probe) -> object:
     after = timed("tenant", tenant=tenant, limit=50)
     timed("tenant_next", tenant=tenant, limit=50, after=after)
     timed("user", user=probe.user, limit=50)
-    timed("waiting_conversation", conversation=probe.conversation, state="waiting")
+    timed("conversation", conversation=probe.conversation)
     return timings
 
 

@@ -169,6 +169,19 @@ class AsyncSessionStore:
 
     # -- the audit tools, on the worker thread ------------------------------------------
 
+    @_documented_as(_SYNC.history)
+    async def history(
+        self,
+        key: SessionKey | str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[SessionEvent]:
+        return await self._in_worker(
+            lambda: self._twin.history(key, from_version=from_version, limit=limit, reverse=reverse)
+        )
+
     @_documented_as(_SYNC.find_sessions)
     async def find_sessions(
         self,
@@ -199,19 +212,6 @@ class AsyncSessionStore:
                 limit=limit,
                 after=after,
             )
-        )
-
-    @_documented_as(_SYNC.history)
-    async def history(
-        self,
-        key: SessionKey | str,
-        *,
-        from_version: int | None = None,
-        limit: int | None = None,
-        reverse: bool = False,
-    ) -> list[SessionEvent]:
-        return await self._in_worker(
-            lambda: self._twin.history(key, from_version=from_version, limit=limit, reverse=reverse)
         )
 
     @_documented_as(_SYNC.log_position)

@@ -249,7 +249,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
             limit=limit,
             after=after,
         )
-        now = self._ops.clock()
+        now = self.options.clock()
         with self._database("find_sessions"):
             rows = self._audit.find_sessions(query, now)
         return page_of(rows, query.limit, now)
@@ -265,8 +265,9 @@ class EventSourcedSessionStore(AuditedSessionStore):
         """The key's events, across all its lives, with version, time, actor and trace
         ids; `[]` for a key never written. Oldest first from `from_version` (default: the
         first) up, or with `reverse` newest first from `from_version` (default: the last)
-        down; at most `limit`. Only that slice of the stream is read where the backend
-        can (SQL: a range of versions).
+        down; at most `limit`. The stream is read only up to the last version the window
+        needs (each event's session needs the ones before it, so those are read, not
+        described); the events after it are never read.
 
         Raises `SessionError`: `invalid_input` for a bad key, a `from_version` below 1 or a
         `limit` below 1 (or not whole numbers); `unavailable` (database unreachable, store

@@ -48,7 +48,6 @@ from greentic_session.projections.read_model_rows import (
 from greentic_session.projections.read_models import (
     MemoryReadModels,
     ScopeEvent,
-    SessionIndexMissing,
     StoredData,
     StreamHead,
     WaitEntry,
@@ -97,12 +96,7 @@ class SqlReadModelReader(ABC):
         return self._run(self.lookups.near_misses(near_miss, at))
 
     def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
-        index = self.tables.session_index
-        if not index.ready:
-            raise SessionIndexMissing(index.table)
-        sealer = self.tables.sealer
-        statement, params = index.query(query, now, sealer)
-        return [decode_indexed(row, sealer) for row in self.fetch(statement, params)]
+        return self._run(self.lookups.find_sessions(query, now))
 
     def _run(self, lookup: Lookup[R]) -> R:
         return lookup.decode(self.fetch(lookup.statement, lookup.params))

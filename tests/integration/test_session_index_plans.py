@@ -17,7 +17,7 @@ from greentic_session.adapters.storage.postgres import tables_in
 from greentic_session.adapters.storage.sqlite import sqlite_tables
 from greentic_session.domain.session_search import Cursor, SessionQuery
 from tests.conftest import PERSISTENT_BACKENDS
-from tests.support import make_ctx, make_data, make_scope
+from tests.integration.tamper import RawTables
 
 pytestmark = pytest.mark.parametrize("backend", PERSISTENT_BACKENDS, indirect=True)
 
@@ -32,14 +32,25 @@ PAGES = {
 """The index each page should use (`gs_session_index_by_<name>`), and its query."""
 
 
+ROWS = 5000
+"""Index rows written straight into the table: enough for the planner's statistics to
+tell a selective filter from the whole table (the write path is tested elsewhere)."""
+
+
 @pytest.fixture
-def filled(store: AuditedSessionStore) -> AuditedSessionStore:
-    for n in range(40):
-        ctx = make_ctx(tenant=f"tenant-{n % 7}", user=f"user-{n % 11}")
-        data = make_data(ctx, flow=f"flow-{n % 5}")
-        key = store.create_session(ctx, data)
-        if n % 2:
-            store.register_wait(ctx, f"user-{n % 11}", make_scope(f"chat-{n % 13}"), key, data)
+def filled(store: AuditedSessionStore, raw: RawTables) -> AuditedSessionStore:
+    numbers = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+        "SELECT i FROM n"
+    )
+    raw.execute(
+        "INSERT INTO {q}gs_session_index SELECT 's-' || i, 'k-' || i, 'dev', "
+        "'tenant-' || (i - i / 7 * 7), NULL, 'user-' || (i - i / 11 * 11), "
+        "'flow-' || (i - i / 5 * 5), "
+        "'chat-' || (i - i / 13 * 13), '[]', NULL, 'live', 0, 1, i * 1000, NULL "
+        f"FROM ({numbers}) AS numbers",
+        (ROWS,),
+    )
     return store
 
 
