@@ -27,6 +27,7 @@ from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import near_miss_key, scope_key
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import stream_id
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections import (
@@ -35,7 +36,7 @@ from greentic_session.projections import (
     session_diff,
     stream_history,
 )
-from greentic_session.projections.changes import Change, RecordScopeEvent
+from greentic_session.projections.changes import Change, IndexedSession, RecordScopeEvent
 from greentic_session.projections.log_verification import PROGRESS_EVERY
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import (
@@ -43,9 +44,10 @@ from greentic_session.projections.read_models import (
     ReadModelReader,
     ScopeEvent,
     ScopeHistoryMissing,
+    SessionIndexMissing,
 )
 from greentic_session.projections.replay import Replay, rebuild_logged
-from greentic_session.projections.stream_history import LoggedEvent
+from greentic_session.projections.stream_history import HistoryWindow, LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +164,10 @@ class AuditTrail:
                 return
             start = page[-1].id + 1
 
-    def stream(self, key: SessionKey) -> list[LoggedEvent]:
-        """The key's events, which must make one whole stream (`_check_sequence`), in log
-        order as in version order."""
-        notifications = self._recorder.stream_notifications(stream_id(key))
+    def stream(self, key: SessionKey, up_to: int | None = None) -> list[LoggedEvent]:
+        """The key's events (up to version `up_to`, if given), which must make one whole
+        stream (`_check_sequence`), in log order as in version order."""
+        notifications = self._recorder.stream_notifications(stream_id(key), up_to)
         events = [(n.id, self.decode(n, key)) for n in notifications]
         for after, (_, event) in enumerate(events):
             _check_sequence(key, after, event)
@@ -181,9 +183,21 @@ class AuditTrail:
 
     # -- questions -----------------------------------------------------------------
 
-    def history(self, key: SessionKey) -> list[SessionEvent]:
+    def history(self, key: SessionKey, window: HistoryWindow) -> list[SessionEvent]:
         with damaged_log_errors():
-            return stream_history.session_events(self.stream(key))
+            return stream_history.session_events(self.stream(key, window.up_to), window)
+
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        """The session index's rows for `query`; a store without one (a role that could
+        not create it) is `unavailable`, with what to run."""
+        try:
+            return self._models.find_sessions(query, now)
+        except SessionIndexMissing as exc:
+            raise SessionError(
+                ErrorCode.UNAVAILABLE,
+                f"this store has no session index yet ({exc}): open it once as the tables' "
+                "owner, or run `greentic-session setup --grant-to <this role>`",
+            ) from exc
 
     def session_at(
         self, key: SessionKey, version: int | None, at: datetime | None

@@ -22,7 +22,7 @@ from greentic_session.adapters.storage.session_log import OpenedLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
-from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.operation import trace_of
 from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import (
@@ -37,12 +37,15 @@ from greentic_session.domain.rules import (
 )
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionPage, SessionQuery, SessionStateFilter
 from greentic_session.domain.store import AuditedSessionStore
 from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.takeover import WaitRequest, rival_of, take_scope
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild_logged
+from greentic_session.projections.session_index import page_of
+from greentic_session.projections.stream_history import HistoryWindow
 
 T = TypeVar("T")
 
@@ -290,16 +293,73 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
     # -- audit and debugging ---------------------------------------------------------
 
-    def history(self, key: SessionKey | str) -> list[SessionEvent]:
-        """Every event of the key's stream, across all its lives, oldest first, with its
-        version, time, actor and trace ids; `[]` for a key never written.
+    def find_sessions(
+        self,
+        *,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        flow: str | None = None,
+        conversation: str | None = None,
+        state: SessionStateFilter | str = "any",
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> SessionPage:
+        """A page of sessions, most recently updated first (ties by key), each filter an
+        exact match: `updated_since` includes its instant, `updated_before` excludes it.
+        `state`: `waiting` (live with a wait), `live` (with or without one), `ended`
+        (cleared or removed), `expired` (past its deadline, recorded or not: decided by the
+        deadline against the store's clock now), `any`. One indexed range read of the
+        session index, however long the log; `next` is the cursor of the next page.
 
-        Raises `SessionError`: `invalid_input` for a bad key; `unavailable` (database unreachable,
-        store closed).
+        Raises `SessionError`: `invalid_input` for a bad identifier, an unknown state, a
+        naive datetime, a limit outside 1..1000 or a cursor this store did not give;
+        `unavailable` (database unreachable, store closed, or a store made before the
+        session index, opened by a role that may not create it: run `setup` as its owner).
+        """
+        query = SessionQuery.of(
+            env=env,
+            tenant=tenant,
+            team=team,
+            user=user,
+            flow=flow,
+            conversation=conversation,
+            state=state,
+            updated_since=updated_since,
+            updated_before=updated_before,
+            limit=limit,
+            after=after,
+        )
+        now = self._clock()
+        with self._database("find_sessions"):
+            rows = self._audit.find_sessions(query, now)
+        return page_of(rows, query.limit, now)
+
+    def history(
+        self,
+        key: SessionKey | str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[SessionEvent]:
+        """The key's events, across all its lives, with version, time, actor and trace
+        ids; `[]` for a key never written. Oldest first from `from_version` (default: the
+        first) up, or with `reverse` newest first from `from_version` (default: the last)
+        down; at most `limit`. Only that slice of the stream is read where the backend
+        can (SQL: a range of versions).
+
+        Raises `SessionError`: `invalid_input` for a bad key, a `from_version` below 1 or a
+        `limit` below 1 (or not whole numbers); `unavailable` (database unreachable, store
+        closed).
         """
         key = SessionKey(key)
+        window = HistoryWindow.of(from_version, limit, reverse)
         with self._database("history"):
-            return self._audit.history(key)
+            return self._audit.history(key, window)
 
     def get_session_at(
         self,

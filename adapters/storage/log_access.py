@@ -16,6 +16,9 @@ from greentic_session.projections.changes import Change
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import MemoryReadModels
 
+MAX_VERSION = 2**63 - 1
+"""No stream goes past it (a BIGINT): `originator_version <= MAX_VERSION` is every event."""
+
 LOG_BATCH = 2000
 """Events read from the database at a time by a long read: memory stays flat."""
 
@@ -49,8 +52,9 @@ BuildChanges = Callable[[Iterable[Notification]], list[Change]]
 
 
 class LogAccess(Protocol):
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
-        """The stream's events with their log positions, by version."""
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
+        """The stream's events with their log positions, by version (up to version `up_to`
+        when given: the rest is not read)."""
         ...
 
     def log_snapshot(self) -> AbstractContextManager[LogSnapshot]:

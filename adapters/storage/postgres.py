@@ -28,6 +28,7 @@ from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
+    MAX_VERSION,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
@@ -203,12 +204,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     "nothing was imported",
                 ) from exc
 
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(
-                f"{self.log_query} WHERE originator_id = %s ORDER BY originator_version",
-                (stream,),
+                f"{self.log_query} WHERE originator_id = %s AND originator_version <= %s "
+                "ORDER BY originator_version",
+                (stream, MAX_VERSION if up_to is None else up_to),
             )
             return [_notification(row) for row in cursor.fetchall()]
 

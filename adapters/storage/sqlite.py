@@ -14,6 +14,7 @@ from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
+    MAX_VERSION,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
@@ -83,11 +84,12 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             for statement, rows in self.tables.in_bulk(read_models()):
                 c.executemany(statement, rows)
 
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"{self.log_query} WHERE originator_id = ? ORDER BY originator_version",
-                (stream.hex,),
+                f"{self.log_query} WHERE originator_id = ? AND originator_version <= ? "
+                "ORDER BY originator_version",
+                (stream.hex, MAX_VERSION if up_to is None else up_to),
             )
             return [self.notification(row) for row in c.fetchall()]
 
