@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from greentic_session.adapters.web.stories import Band, lives_of, waits_of
-from greentic_session.domain.audit import SessionEvent
+from greentic_session.domain.audit import EventType, SessionEvent
 
 LEFT, RIGHT, PAD = 96.0, 48.0, 36.0
 """Room for the lanes' names; the right margin; the space before the first step."""
-MIN_WIDTH, MIN_STEP = 1180.0, 64.0
-TIME_Y, LIFE_Y, WAIT_Y, EVENT_Y = 22.0, 48.0, 92.0, 156.0
+MIN_WIDTH, MIN_STEP = 1180.0, 72.0
+LIFE_Y, WAIT_Y, DEADLINE_Y, EVENT_Y = 48.0, 92.0, 136.0, 172.0
+BAND_HEIGHT, CHAR_WIDTH = 28.0, 6.9
+"""A band's height; about how wide a character of its 12 px label is."""
 LABEL_ROOM = 150.0
 
 
@@ -64,6 +66,8 @@ class Picture:
     times: list[Tick] = field(default_factory=list)
     gaps: list[Tick] = field(default_factory=list)
     lane_y: dict[str, float] = field(default_factory=dict)
+    day: str = ""
+    """The first instant's date (the time labels give hours, minutes, seconds)."""
 
 
 def draw(events: Sequence[SessionEvent], window: Sequence[SessionEvent], now: datetime) -> Picture:
@@ -71,7 +75,9 @@ def draw(events: Sequence[SessionEvent], window: Sequence[SessionEvent], now: da
     waits come from the whole history, clipped to the window's instants. Each event has a
     step of its own (two events of one instant too); a deadline gets one where it falls."""
     lives, waits = lives_of(events, now), waits_of(events, now)
-    shown = sorted({w.deadline for w in waits if w.deadline and _inside(w.deadline, window)})
+    due = {w.deadline for w in waits if w.deadline and (w.end is None or w.deadline <= w.end)}
+    due |= {e.expires_at for e in window if e.type is EventType.WAIT_EXPIRED and e.expires_at}
+    shown = sorted(d for d in due if _inside(d, window))  # not those a clear made moot
     steps = sorted([(e.recorded_at, 0, e.version) for e in window] + [(d, 1, 0) for d in shown])
     instants = [instant for instant, _, _ in steps]
     step = max(MIN_STEP, (MIN_WIDTH - LEFT - RIGHT - 2 * PAD) / max(len(steps) - 1, 1))
@@ -83,7 +89,8 @@ def draw(events: Sequence[SessionEvent], window: Sequence[SessionEvent], now: da
         slot.setdefault(instant, x)  # a band starts or ends at its instant's first step
     edge = (LEFT, width - RIGHT)
     picture = Picture(width=width, height=EVENT_Y + LABEL_ROOM)
-    picture.lane_y = {"lives": LIFE_Y, "waits": WAIT_Y, "events": EVENT_Y}
+    picture.lane_y = {"lives": LIFE_Y, "waits": WAIT_Y, "deadline": DEADLINE_Y, "events": EVENT_Y}
+    picture.day = instants[0].strftime("%Y-%m-%d") if instants else ""
     picture.marks = [_mark(e, at_version[e.version]) for e in window]
     picture.lives = [_span(b, slot, edge, instants) for b in lives if _meets(b, instants)]
     picture.waits = [_span(b, slot, edge, instants) for b in waits if _meets(b, instants)]
@@ -123,11 +130,20 @@ def _x(instant: datetime, slot: dict[datetime, float], edge: tuple[float, float]
 def _span(band: Band, slot: dict[datetime, float], edge: tuple[float, float],
           instants: list[datetime]) -> Span:
     x1 = _x(band.start, slot, edge, instants)
-    x2 = edge[1] if band.end is None else _x(band.end, slot, edge, instants)
+    x2 = max(x1 + 6, edge[1] if band.end is None else _x(band.end, slot, edge, instants))
     return Span(
-        x1=x1, x2=max(x2, x1 + 6), label=band.label, tip=band.tip, ending=band.ending,
+        x1=x1, x2=x2, label=_fit(band, x2 - x1), tip=band.tip, ending=band.ending,
         open_start=band.start < instants[0], open_end=band.end is None or band.end > instants[-1],
     )
+
+
+def _fit(band: Band, width: float) -> str:
+    """The band's label with how it ended, as much of it as its width holds."""
+    room = int((width - 14) / CHAR_WIDTH)
+    for text in (f"{band.label} · {band.ending}" if band.ending else band.label, band.label):
+        if len(text) <= room:
+            return text
+    return band.label[: room - 1] + "…" if room > 1 else ""
 
 
 def _mark(e: SessionEvent, x: float) -> Mark:
@@ -152,13 +168,12 @@ def _tip(e: SessionEvent) -> str:
 
 def _axis(instants: list[datetime], xs: list[float],
           step: float) -> tuple[list[Tick], list[Tick]]:
-    every = max(1, round(110 / step))  # a time label needs about 110 px
+    every = max(1, round(64 / step))  # a time label needs about 64 px
     times, gaps = [], []
     for i, instant in enumerate(instants):
         if i % every == 0 and (i == 0 or instant != instants[i - 1]):
-            new_day = i == 0 or instants[i - 1].date() != instant.date()
-            form = "%Y-%m-%d %H:%M:%S" if new_day else "%H:%M:%S"
-            times.append(Tick(xs[i], instant.strftime(form)))
+            new_day = i > 0 and instants[i - 1].date() != instant.date()
+            times.append(Tick(xs[i], instant.strftime("%m-%d %H:%M" if new_day else "%H:%M:%S")))
         if i:
             gap = instant - instants[i - 1]
             gaps.append(Tick((xs[i - 1] + xs[i]) / 2, "+" + _duration(gap) if gap else "same"))
