@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from greentic_session.domain.state import SessionState, stream_id
+from greentic_session.projections.changes import IndexedSession
 from greentic_session.projections.read_models import MemoryReadModels, StreamHead, WaitEntry
 
 Key = tuple[object, ...]
@@ -205,6 +206,43 @@ def _history_describe(value: Value) -> str:
     return f"{_text(kind)}{at}, log position {position}"
 
 
+# -- session index -----------------------------------------------------------------------
+
+
+def index_value(row: IndexedSession) -> Value:
+    """A session-index row's value: its identifiers, status, wait, version and times."""
+    return (
+        row.env,
+        row.tenant,
+        row.team,
+        row.user,
+        row.flow,
+        row.conversation,
+        row.status,
+        int(row.waiting),
+        row.version,
+        row.updated_at,
+        row.expires_at,
+    )
+
+
+def _index_keys(source: RowSource) -> Iterator[Key]:
+    return ((str(stream_id(key)), key) for key in source.models.sessions)
+
+
+def _index_row(source: RowSource, key: Key) -> Value | None:
+    stream, session_key = key
+    if not own_stream(stream, session_key):
+        return None
+    assert isinstance(session_key, str)
+    row = source.models.sessions.get(session_key)
+    return None if row is None else index_value(row)
+
+
+def _index_describe(value: Value) -> str:
+    return f"{_text(value[6])} v{value[8]} of tenant {_text(value[1])}"
+
+
 # -- heads (the anchor, not a read model: checked against the log's chains) ----------------
 
 
@@ -244,6 +282,11 @@ SCOPE_HISTORY = ReadModelRows(
     "scope history", _history_keys, _history_row, _history_label, _history_describe
 )
 
-READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS, SCOPE_HISTORY)
+SESSION_INDEX = ReadModelRows(
+    "session index", _index_keys, _index_row, _state_label, _index_describe
+)
+
+READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS, SCOPE_HISTORY, SESSION_INDEX)
 """Every read model a replay rebuilds, in the order `verify` compares them (the scope
-history only where the store has it: see `log_verification.verify`)."""
+history and the session index only where the store has them: see
+`log_verification.verify`)."""

@@ -36,7 +36,7 @@ from greentic_session.projections import (
     session_diff,
     stream_history,
 )
-from greentic_session.projections.changes import Change, IndexedSession, RecordScopeEvent
+from greentic_session.projections.changes import Change, IndexedSession
 from greentic_session.projections.log_verification import PROGRESS_EVERY
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import (
@@ -74,33 +74,39 @@ class AuditTrail:
                 first[0].originator_version,
             )
 
-    def prepare_scope_history(self) -> None:
-        """A store made before the scope history gets it now, filled from its log once;
-        if this role may not create it, or the log does not replay, `explain` replays
-        the whole log instead (with a warning)."""
+    def prepare_late_tables(self) -> None:
+        """A store made before the scope history or the session index gets them now, filled
+        from its log once; if this role may not create them, or the log does not replay,
+        `explain` replays the whole log instead and `find_sessions` is unavailable (with a
+        warning)."""
         try:
-            ready = self._recorder.ensure_scope_history(self._scope_history_of)
+            missing = self._recorder.ensure_late_tables(self._late_rows)
         except (SessionError, *REPLAY_ERRORS, AttributeError, AssertionError, OverflowError) as exc:
             if isinstance(exc, SessionError) and exc.code is not ErrorCode.INTERNAL:
                 raise  # the database, not the log
             log.warning(
-                "the scope history could not be filled: the log does not replay "
-                "(%s: %s); explain replays the whole log; run verify, and once the log is "
-                "restored the owner's next open creates it",
+                "the scope history could not be filled, nor the session index: the log does "
+                "not replay (%s: %s); explain replays the whole log and find_sessions is "
+                "unavailable; run verify, and once the log is restored the owner's next open "
+                "creates them",
                 type(exc).__name__,
                 exc,
             )
             return
-        if not ready:
+        if missing:
             log.warning(
-                "this store has no scope history yet, or this role may not create or use "
-                "it: explain replays the whole log; run `greentic-session setup --grant-to "
-                "<this role>` as the tables' owner once to create, fill and grant it"
+                "this store lacks %s, or this role may not create or use them: explain "
+                "replays the whole log, find_sessions is unavailable; run `greentic-session "
+                "setup --grant-to <this role>` as the tables' owner once to create, fill and "
+                "grant them",
+                ", ".join(missing),
             )
 
-    def _scope_history_of(self, notifications: Iterable[Notification]) -> list[Change]:
+    def _late_rows(
+        self, notifications: Iterable[Notification], kinds: tuple[type[Change], ...]
+    ) -> list[Change]:
         models = rebuild_logged((n.id, self.decode(n)) for n in notifications)
-        return [c for c in as_changes(models, heads=False) if isinstance(c, RecordScopeEvent)]
+        return [c for c in as_changes(models, heads=False) if isinstance(c, kinds)]
 
     # -- reading the log -----------------------------------------------------------
 

@@ -78,7 +78,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._audit = AuditTrail(log_app, opened.log_access, opened.read_models)
         self._audit.check_key()
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
-        self._audit.prepare_scope_history()
+        self._audit.prepare_late_tables()
         self._clock = options.clock
         self._writer = WriteLoop(log_app, opened.read_models, self._clock)
         self._closed = False

@@ -48,7 +48,7 @@ class LogSnapshot(Protocol):
 
 BuildReadModels = Callable[[LogSnapshot], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]
-BuildChanges = Callable[[Iterable[Notification]], list[Change]]
+BuildChanges = Callable[[Iterable[Notification], tuple[type[Change], ...]], list[Change]]
 
 
 class LogAccess(Protocol):
@@ -72,11 +72,12 @@ class LogAccess(Protocol):
         """The log's first `limit` events; a damaged stream id is kept as stored."""
         ...
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
-        """Create the scope history if the store has none yet (a store made before it),
-        filled with `build(log)` in the same transaction, writers held off meanwhile.
-        False if it is missing and this role may not create it. If `build` raises, nothing
-        is created and the error propagates."""
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
+        """Create the read models added after the first release that the store lacks (one
+        made before them), filled with `build(log, kinds of change they hold)` in the same
+        transaction, writers held off meanwhile. Returns the tables still missing (this
+        role may not create or use them). If `build` raises, nothing is created and the
+        error propagates."""
         ...
 
     def max_notification_id(self) -> int | None: ...

@@ -116,9 +116,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             if stored:
                 self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
-        """A memory store is always new: its scope history began with it."""
-        return True
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
+        """A memory store is always new: every read model began with it."""
+        return []
 
     def wait_position(self, session_key: str) -> int | None:
         """The log position of the event that registered the session's current wait."""

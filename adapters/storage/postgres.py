@@ -46,7 +46,7 @@ from greentic_session.adapters.storage.sql_reader import (
     stored_rows,
     write_read_models,
 )
-from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
+from greentic_session.adapters.storage.sql_tables import LateTable, SqlReadModels
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change, row_of
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
@@ -64,7 +64,7 @@ LONG_OPERATION_TIMEOUT = "POSTGRES_LONG_OPERATION_TIMEOUT"
 
 # Any fixed number: processes opening a store made before the scope history take turns
 # creating it.
-_SCOPE_HISTORY_LOCK = 0x67736873
+_LATE_TABLES_LOCK = 0x67736873
 
 
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
@@ -100,7 +100,6 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         )
         self.long_operation_timeout = DEFAULT_LONG_OPERATION_TIMEOUT
         self.tables = tables_in(datastore.schema, self._events_table)
-        self._scope_history_name = f'"{datastore.schema}"."{SCOPE_HISTORY_TABLE}"'
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
     def insert_events(
@@ -248,49 +247,66 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 cursor.execute(f"DELETE FROM {table}")
             write_read_models(cursor, self.tables, models)
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
         """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
         not); the replay in between may take longer than the library's idle-in-transaction
         timeout, lifted for this one transaction. A role without the right to create
-        tables is refused, and the table stays missing."""
+        tables is refused, and the tables stay missing."""
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
-            if self._has_scope_history(cursor):
-                self.tables.scope_history_ready = self._may_use_scope_history(cursor)
-                return self.tables.scope_history_ready
-            try:
-                with connection.transaction():
-                    cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCOPE_HISTORY_LOCK,))
-                    if self._has_scope_history(cursor):
-                        return True
-                    for statement in self.tables.create_scope_history:
-                        cursor.execute(statement)
-                    state_table = self.tables.projection_tables[0]
-                    cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
-                    self.tables.scope_history_ready = True
-                    changes = build(_Snapshot(self, connection).notifications())
-                    for statement, params in self.tables.statements(changes):
-                        cursor.execute(statement, params)
-            except psycopg.errors.InsufficientPrivilege:
-                self.tables.scope_history_ready = False
-            except BaseException:
-                self.tables.scope_history_ready = False
-                raise
-        return self.tables.scope_history_ready
+            missing = []
+            for table in self.tables.late_tables:
+                if self._has_table(cursor, table.qualified):
+                    self.tables.set_ready(table.name, self._may_use(cursor, table.qualified))
+                else:
+                    missing.append(table)
+            if missing:
+                self._create_late(connection, cursor, missing, build)
+        return [table.name for table in self.tables.late_tables if not table.ready]
 
-    def _may_use_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
+    def _create_late(
+        self,
+        connection: Connection[Any],
+        cursor: Cursor[TupleRow],
+        missing: list[LateTable],
+        build: BuildChanges,
+    ) -> None:
+        try:
+            with connection.transaction():
+                cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LATE_TABLES_LOCK,))
+                missing = [t for t in missing if not self._has_table(cursor, t.qualified)]
+                for table in missing:
+                    for statement in table.create:
+                        cursor.execute(statement)
+                state_table = self.tables.projection_tables[0]
+                cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+                for table in missing:
+                    self.tables.set_ready(table.name, True)
+                kinds = tuple(table.fills for table in missing)
+                changes = build(_Snapshot(self, connection).notifications(), kinds)
+                for statement, params in self.tables.statements(changes):
+                    cursor.execute(statement, params)
+        except psycopg.errors.InsufficientPrivilege:
+            for table in missing:
+                self.tables.set_ready(table.name, False)
+        except BaseException:
+            for table in missing:
+                self.tables.set_ready(table.name, False)
+            raise
+
+    def _may_use(self, cursor: Cursor[TupleRow], qualified: str) -> bool:
         """Created by the owner after this role was granted the others (the owner opened
         the store before running setup again): not usable until it is granted too."""
         cursor.execute(
             "SELECT has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT')",
-            (self._scope_history_name, self._scope_history_name),
+            (qualified, qualified),
         )
         row = cursor.fetchone()
         return row is not None and bool(row[0])
 
-    def _has_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
-        cursor.execute("SELECT to_regclass(%s)", (self._scope_history_name,))
+    def _has_table(self, cursor: Cursor[TupleRow], qualified: str) -> bool:
+        cursor.execute("SELECT to_regclass(%s)", (qualified,))
         row = cursor.fetchone()
         return row is not None and row[0] is not None
 
