@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from greentic_session.adapters.cli.options import store_options
-from greentic_session.adapters.cli.output import emit_json, say
+from greentic_session.adapters.cli.output import say
 from greentic_session.adapters.web.binding import DEFAULT_HOST, DEFAULT_PORT, TOKEN_VARIABLE
 from greentic_session.domain.errors import ErrorCode, SessionError
 
@@ -33,8 +35,8 @@ def ui(url: str | None, host: str, port: int, token: str | None, as_json: bool) 
         ) from None
 
     def ready(address: str) -> None:
-        if as_json:
-            emit_json({"url": address})
+        if as_json:  # one line, so a script can read it while the app serves
+            click.echo(json.dumps({"url": address}))
         else:
             say(f"serving {address} (read-only; Ctrl-C stops it)")
 

@@ -36,10 +36,10 @@ def web_app(store: EventSourcedSessionStore, *, token: str | None = None) -> Sta
         Route("/verify", pages.verify_page, name="verify"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    middleware = [] if token is None else [Middleware(BaseHTTPMiddleware, dispatch=TokenGate(token))]
+    gate = [] if token is None else [Middleware(BaseHTTPMiddleware, dispatch=TokenGate(token))]
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=gate,
         exception_handlers={
             SessionError: session_error,
             HTTPException: http_error,

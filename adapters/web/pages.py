@@ -58,7 +58,8 @@ def diff_page(request: Request) -> Response:
     v1 = forms.whole(request.query_params, "v1", max(1, last - 1), high=last)
     v2 = forms.whole(request.query_params, "v2", last, high=last)
     result = store_of(request).diff(key, v1, v2)
-    return render(request, "diff.html", key=key, diff=result, last=last)
+    ends = (events[v1 - 1], events[v2 - 1])  # a stream's versions are 1, 2, 3... (no gaps)
+    return render(request, "diff.html", key=key, diff=result, last=last, ends=ends)
 
 
 def scopes_page(request: Request) -> Response:

@@ -40,17 +40,16 @@ def lives_of(events: Sequence[SessionEvent], now: datetime) -> list[Band]:
         if start is None and e.data is not None:
             start = e
         elif start is not None and e.data is None:
-            lives.append(_life(len(lives) + 1, start, e.recorded_at, e, now))
+            lives.append(_life(len(lives) + 1, start, e.recorded_at, e))
             start = None
     if start is not None:
         last = events[-1]
         due = last.expires_at is not None and last.expires_at <= now
-        lives.append(_life(len(lives) + 1, start, last.expires_at if due else None, None, now))
+        lives.append(_life(len(lives) + 1, start, last.expires_at if due else None, None))
     return lives
 
 
-def _life(number: int, start: SessionEvent, end: datetime | None, by: SessionEvent | None,
-          now: datetime) -> Band:
+def _life(number: int, start: SessionEvent, end: datetime | None, by: SessionEvent | None) -> Band:
     if by is not None:
         ending = by.type.value
         how = f"ended by {ending} (v{by.version})" + (f" by {by.actor}" if by.actor else "")

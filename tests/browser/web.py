@@ -122,3 +122,32 @@ def tell_story(store: AuditedSessionStore, clock: FakeClock) -> Story:
     clock.advance(timedelta(minutes=10))
     store.remove_session(refund, ctx=_ctx("t-1006"))
     return Story(refund, survey, waiting_at, taken_at)
+
+
+CROWD = [
+    # (user, team, flow, conversation, how it ends)
+    ("bob", "sales", "quote", "chat-7", "waiting"),
+    ("carol", "support", "refund", "chat-9", "live"),
+    ("dave", None, "onboarding", "mail-3", "removed"),
+    ("erin", "sales", "quote", "chat-11", "waiting"),
+    ("frank", "support", "survey", "chat-12", "cleared"),
+]
+
+
+def populate(store: AuditedSessionStore, clock: FakeClock) -> list[SessionKey]:
+    """Other sessions of tenant-a, one per `CROWD` line, so a search has rows to show."""
+    keys = []
+    for user, team, flow, conversation, end in CROWD:
+        clock.advance(timedelta(minutes=7))
+        ctx = make_ctx(team=team, user=user).model_copy(update={"trace_id": f"t-{user}"})
+        data = make_data(ctx, node="start", context_json='{"step": 1}', flow=flow)
+        key = store.create_session(ctx, data)
+        scope = ReplyScope(conversation=conversation)
+        if end != "live":
+            store.register_wait(ctx, user, scope, key, data, ttl=timedelta(days=3650))
+        if end == "removed":
+            store.remove_session(key, ctx=ctx)
+        elif end == "cleared":
+            store.clear_wait(ctx, user, scope)
+        keys.append(key)
+    return keys

@@ -34,6 +34,7 @@ EVERY_COMMAND = [
     ("setup",),
     ("demo",),
     ("keygen",),
+    ("ui",),
 ]
 
 
