@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from greentic_session.adapters.web.stories import Band, lives_of, waits_of
+from greentic_session.adapters.web.time_axis import Tick, axis
 from greentic_session.domain.audit import EventType, SessionEvent
 
 LEFT, RIGHT, PAD = 96.0, 48.0, 36.0
@@ -47,12 +48,6 @@ class Span:
     ending: str
     open_start: bool
     open_end: bool
-
-
-@dataclass(frozen=True)
-class Tick:
-    x: float
-    text: str
 
 
 @dataclass
@@ -95,7 +90,7 @@ def draw(events: Sequence[SessionEvent], window: Sequence[SessionEvent], now: da
     picture.lives = [_span(b, slot, edge, instants) for b in lives if _meets(b, instants)]
     picture.waits = [_span(b, slot, edge, instants) for b in waits if _meets(b, instants)]
     picture.deadlines = [Tick(slot[d], "deadline") for d in shown]
-    picture.times, picture.gaps = _axis(instants, xs, step)
+    picture.times, picture.gaps = axis(instants, xs, step)
     return picture
 
 
@@ -164,25 +159,3 @@ def _tip(e: SessionEvent) -> str:
     if e.expires_at is not None:
         lines.append(f"deadline: {e.expires_at.isoformat()}")
     return "\n".join(lines)
-
-
-def _axis(instants: list[datetime], xs: list[float],
-          step: float) -> tuple[list[Tick], list[Tick]]:
-    every = max(1, round(64 / step))  # a time label needs about 64 px
-    times, gaps = [], []
-    for i, instant in enumerate(instants):
-        if i % every == 0 and (i == 0 or instant != instants[i - 1]):
-            new_day = i > 0 and instants[i - 1].date() != instant.date()
-            times.append(Tick(xs[i], instant.strftime("%m-%d %H:%M" if new_day else "%H:%M:%S")))
-        if i:
-            gap = instant - instants[i - 1]
-            gaps.append(Tick((xs[i - 1] + xs[i]) / 2, "+" + _duration(gap) if gap else "same"))
-    return times, gaps
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = delta.total_seconds()
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
-        if seconds >= size:
-            return f"{seconds / size:.3g}{unit}"
-    return f"{seconds * 1000:.3g}ms"
