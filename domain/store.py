@@ -152,6 +152,23 @@ class AuditedSessionStore(SessionStore):
         `limit` events."""
 
     @abstractmethod
+    def log_position(self) -> int:
+        """The position of the log's last event (0 for an empty log): where to follow from."""
+
+    @abstractmethod
+    def events_after(
+        self,
+        position: int,
+        *,
+        limit: int = 100,
+        tenant: TenantId | str | None = None,
+        user: UserId | str | None = None,
+        session: SessionKey | str | None = None,
+    ) -> list[SessionEvent]:
+        """Events logged after log `position`, in log order, each with its position: of the
+        next `limit` positions, those of this tenant, user or session (default: all)."""
+
+    @abstractmethod
     def get_session_at(
         self,
         key: SessionKey | str,

@@ -127,3 +127,37 @@ def data_at(events: Iterable[LoggedEvent], at: datetime) -> SessionData | None:
             break
         data, expires_at = session.data, session.expires_at
     return data if is_live(data, expires_at, at) else None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which events a follower of the log wants: of one tenant, user or session (None: any).
+    An event belongs to whom its session belonged to (its data after it, or before it for
+    an event that ended the life)."""
+
+    tenant: str | None = None
+    user: str | None = None
+    session: str | None = None
+
+    def takes(self, key: str, data: SessionData | None) -> bool:
+        if self.session is not None and key != self.session:
+            return False
+        ctx = None if data is None else data.tenant_ctx
+        if self.tenant is not None and (ctx is None or str(ctx.tenant_id) != self.tenant):
+            return False
+        return self.user is None or (ctx is not None and ctx.normalized_user == self.user)
+
+
+def described_at(
+    events: Iterable[LoggedEvent], positions: set[int], wanted: LogFilter
+) -> list[SessionEvent]:
+    """The events of one stream (read from its start) at `positions`, described, those
+    `wanted` takes: the ones before them are folded, not described."""
+    out: list[SessionEvent] = []
+    data_before: SessionData | None = None
+    for position, event, session, wait_before in fold(events):
+        owner = session.data if session.data is not None else data_before
+        if position in positions and wanted.takes(session.session_key, owner):
+            out.append(describe(position, event, session, wait_before))
+        data_before = session.data
+    return out

@@ -11,6 +11,7 @@ import click
 
 from greentic_session.adapters.cli import (
     audit_commands,
+    find_commands,
     maintenance_commands,
     setup_commands,
     ui_command,
@@ -99,6 +100,7 @@ def demo(url: str | None, as_json: bool) -> None:
 
 for command in (
     *audit_commands.COMMANDS,
+    *find_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
     *setup_commands.COMMANDS,
     *ui_command.COMMANDS,

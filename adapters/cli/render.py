@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from greentic_session.adapters.cli.output import add_row, fields, table, when
@@ -24,7 +25,7 @@ HISTORY_COLUMNS = (
 WAIT_COLUMNS = ("session", "flow", "node", "wait reason", "expires")
 
 
-def history(key: str, events: Sequence[SessionEvent]) -> RenderableType:
+def history(key: str, events: Sequence[SessionEvent]) -> Table:
     title = f"history of {key}: {len(events)} events"
     grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
     for e in events:

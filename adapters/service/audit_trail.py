@@ -47,7 +47,7 @@ from greentic_session.projections.read_models import (
     SessionIndexMissing,
 )
 from greentic_session.projections.replay import Replay, rebuild_logged
-from greentic_session.projections.stream_history import HistoryWindow, LoggedEvent
+from greentic_session.projections.stream_history import HistoryWindow, LogFilter, LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,29 @@ class AuditTrail:
     def history(self, key: SessionKey, window: HistoryWindow) -> list[SessionEvent]:
         with damaged_log_errors():
             return stream_history.session_events(self.stream(key, window.up_to), window)
+
+    def log_position(self) -> int:
+        return self._recorder.max_notification_id() or 0
+
+    def events_after(self, position: int, limit: int, wanted: LogFilter) -> list[SessionEvent]:
+        """The events logged after `position` (at most `limit` of them read), in log order,
+        those `wanted` takes. Each needs its session's state before it, so each stream
+        with a new event is read from its start up to its newest one read (one indexed
+        range): a cost per stream written, not per event of the log."""
+        page = self._log.recorder.select_notifications(position + 1, limit)
+        tops: dict[UUID, int] = {}
+        for notification in page:
+            stream = notification.originator_id
+            assert isinstance(stream, UUID)
+            tops[stream] = max(tops.get(stream, 0), notification.originator_version)
+        positions = {notification.id for notification in page}
+        out: list[SessionEvent] = []
+        with damaged_log_errors():
+            for stream, top in tops.items():
+                notifications = self._recorder.stream_notifications(stream, top)
+                logged = [(n.id, self.decode(n)) for n in notifications]
+                out += stream_history.described_at(logged, positions, wanted)
+        return sorted(out, key=lambda event: event.position)
 
     def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
         """The session index's rows for `query`; a store without one (a role that could

@@ -45,7 +45,7 @@ from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild_logged
 from greentic_session.projections.session_index import page_of
-from greentic_session.projections.stream_history import HistoryWindow
+from greentic_session.projections.stream_history import HistoryWindow, LogFilter
 
 T = TypeVar("T")
 
@@ -360,6 +360,45 @@ class EventSourcedSessionStore(AuditedSessionStore):
         window = HistoryWindow.of(from_version, limit, reverse)
         with self._database("history"):
             return self._audit.history(key, window)
+
+    def log_position(self) -> int:
+        """The position of the log's last event, 0 for an empty log: what `events_after`
+        starts from to follow only what comes next. On PostgreSQL a write that drew a lower
+        position may still commit after it (see `LogFollower`).
+
+        Raises `SessionError(unavailable)` (database unreachable, store closed)."""
+        with self._database("log_position"):
+            return self._audit.log_position()
+
+    def events_after(
+        self,
+        position: int,
+        *,
+        limit: int = 100,
+        tenant: TenantId | str | None = None,
+        user: UserId | str | None = None,
+        session: SessionKey | str | None = None,
+    ) -> list[SessionEvent]:
+        """The events at log positions after `position`, in log order, as `history` describes
+        them (with `position`): of the next `limit` positions read (one range of the log's
+        primary key), those of `tenant`, `user` or `session` when given. Poll it with the
+        last position seen to follow the log (`LogFollower` does, for `tail`).
+
+        Raises `SessionError`: `invalid_input` for a negative position, a limit outside
+        1..10000 or a bad identifier; `unavailable` (database unreachable, store closed);
+        `internal` for an event the log cannot read (run verify).
+        """
+        if type(position) is not int or position < 0:
+            raise invalid_input(f"position must be a whole number of 0 or more; got {position!r}")
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise invalid_input(f"limit must be a whole number from 1 to 10000; got {limit!r}")
+        wanted = LogFilter(
+            tenant=None if tenant is None else str(TenantId(tenant)),
+            user=None if user is None else str(UserId(user)),
+            session=None if session is None else str(SessionKey(session)),
+        )
+        with self._database("events_after"):
+            return self._audit.events_after(position, limit, wanted)
 
     def get_session_at(
         self,

@@ -87,6 +87,7 @@ def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> No
         ("greentic_session_events", "INSERT,SELECT"),
         ("gs_scope_history", "DELETE,INSERT,SELECT"),
         ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
+        ("gs_session_index", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_session_state", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_stream_heads", "INSERT,SELECT,UPDATE"),
         ("gs_user_waits", "DELETE,INSERT,SELECT,UPDATE"),
@@ -105,6 +106,8 @@ def test_the_store_works_under_the_runtime_role(set_up: Deployment) -> None:
         store.remove_session(key)
         assert [e.type for e in store.history(key)][-1] == "removed"
         assert store.explain(CTX, "alice", make_scope("chat")).session_key is None
+        found = store.find_sessions(tenant=CTX.tenant_id, state="ended").sessions
+        assert {summary.session_key for summary in found} == {key, other}
         store.sweep_expired()
         store.rebuild_projections()
         assert store.verify().ok
@@ -147,6 +150,30 @@ def test_the_runtime_role_explains_a_store_made_before_the_scope_history_from_th
         assert isinstance(store, EventSourcedSessionStore)
         assert store.current_read_models().scope_history == store.replay_read_models().scope_history
         assert store.explain(CTX, "alice", chat).session_key == second
+        assert store.verify().ok
+
+
+def test_the_runtime_role_finds_sessions_once_setup_adds_the_session_index(
+    set_up: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store made before the session index, opened by the runtime role: it warns, and
+    `find_sessions` is unavailable until `setup --grant-to` creates, fills and grants it."""
+    with open_store(set_up.runtime_url) as store:
+        first = store.create_session(CTX, make_data(CTX))
+    set_up.admin(
+        sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_session_index"))
+    )
+
+    with caplog.at_level(logging.WARNING), open_store(set_up.runtime_url) as store:
+        with raises_code(ErrorCode.UNAVAILABLE):
+            store.find_sessions()
+        second = store.create_session(CTX, make_data(CTX))
+    assert "gs_session_index" in caplog.text
+
+    again = run_console_script("setup", "--url", set_up.owner_url, "--grant-to", set_up.role)
+    assert again.returncode == 0, again.stderr
+    with open_store(set_up.runtime_url) as store:
+        assert [s.session_key for s in store.find_sessions().sessions] == [second, first]
         assert store.verify().ok
 
 
