@@ -141,3 +141,17 @@ def test_every_asset_is_served_by_the_app_itself(client: TestClient, told: Story
     assets = re.findall(r'(?:href|src)="([^"#?]+)"', page)
     assert [a for a in assets if a.startswith(("http:", "https:", "//"))] == []
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_an_unexpected_error_is_a_500_page_that_says_to_verify(
+    client: TestClient, store: EventSourcedSessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a row no one expected")
+
+    monkeypatch.setattr(store, "verify", broken)
+    page = client.get("/verify", params={"run": "1"})
+    assert page.status_code == 500
+    assert '<span class="code">internal</span>' in page.text
+    assert "a row no one expected" in page.text and "run verify" in page.text
+    assert "Traceback" not in page.text
