@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from greentic_session.adapters.service.short_keys import short
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.instants import instant_text
+from greentic_session.domain.json_text import pretty_json
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def when(instant: datetime | None) -> str:
 
 
 TEMPLATES.globals.update(short=short, when=when)
+TEMPLATES.filters["pretty_json"] = pretty_json
 
 
 def render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
