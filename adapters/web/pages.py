@@ -82,9 +82,11 @@ def scopes_page(request: Request) -> Response:
         result = store_of(request).explain(ctx, fields["user"], scope, at=at)
         whole = store_of(request).explain(ctx, fields["user"], scope, at=END_OF_TIME)
         reply = instant_text(result.at)
-        for line in whole.trail:  # "<instant>: <what happened>", in log order
+        for line in whole.trail:  # "<instant>: <key> (v<N>) <what happened>", in log order
             instant, what = line.split(": ", 1)
-            trail.append((instant, what, instant > reply))
+            key, found, rest = what.partition(" (v")
+            who, did = (key, found + rest) if found else ("", what)
+            trail.append((instant, who, did, instant > reply))
     return render(request, "scopes.html", fields=fields, result=result, trail=trail)
 
 
