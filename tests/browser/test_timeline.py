@@ -8,7 +8,7 @@ from datetime import timedelta
 from greentic_session import open_store
 from greentic_session.adapters.web.stories import lives_of, waits_of
 from greentic_session.adapters.web.timeline import draw
-from tests.browser.web import CHAT, START, ctx_with_trace, step_data, tell_story
+from tests.browser.web import CHAT, START, step_data, tell_story, traced
 from tests.support import FakeClock
 
 
@@ -33,8 +33,8 @@ def test_a_wait_ends_with_its_supersession_and_names_who_took_the_scope() -> Non
 def test_a_deadline_that_passed_unrecorded_ends_the_life_and_the_wait_at_it() -> None:
     clock = FakeClock(START)
     with open_store("memory://", clock=clock) as store:
-        key = store.create_session(ctx_with_trace("t-1"), step_data("ask", 1))
-        store.register_wait(ctx_with_trace("t-2"), "alice", CHAT, key, step_data("wait", 1),
+        key = store.create_session(traced("t-1"), step_data("ask", 1))
+        store.register_wait(traced("t-2"), "alice", CHAT, key, step_data("wait", 1),
                             ttl=timedelta(minutes=5))
         events = store.history(key)
     later = START + timedelta(hours=1)

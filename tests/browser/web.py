@@ -84,7 +84,7 @@ class Story:
     refund_events: int = 12
 
 
-def ctx_with_trace(trace: str) -> TenantCtx:
+def traced(trace: str) -> TenantCtx:
     return ALICE.model_copy(update={"trace_id": trace})
 
 
@@ -96,31 +96,31 @@ def step_data(node: str, step: int, flow: str = "refund") -> SessionData:
 def tell_story(store: AuditedSessionStore, clock: FakeClock) -> Story:
     """Writes the story (see `Story`) with the store's clock at `clock`, from START."""
     clock.now = START
-    refund = store.create_session(ctx_with_trace("t-1001"), step_data("ask_order", 1))
+    refund = store.create_session(traced("t-1001"), step_data("ask_order", 1))
     clock.advance(timedelta(seconds=40))
     store.update_session(refund, step_data("check_order", 2))
     clock.advance(timedelta(seconds=5))
-    store.register_wait(ctx_with_trace("t-1002"), "alice", CHAT, refund, step_data("await_reply", 2),
+    store.register_wait(traced("t-1002"), "alice", CHAT, refund, step_data("await_reply", 2),
                         ttl=timedelta(hours=1))
     waiting_at = clock.now + timedelta(minutes=1)
     clock.advance(timedelta(minutes=12))
     survey = SessionKey(f"survey-{refund[:8]}")
-    store.register_wait(ctx_with_trace("t-2001"), "alice", CHAT, survey,
+    store.register_wait(traced("t-2001"), "alice", CHAT, survey,
                         step_data("ask_rating", 1, flow="survey"), ttl=timedelta(minutes=30))
     taken_at = clock.now + timedelta(minutes=1)
     clock.advance(timedelta(minutes=3))
     store.update_session(refund, step_data("refund_sent", 3))
     clock.advance(timedelta(minutes=45))
-    store.sweep_expired(ctx=ctx_with_trace("t-3001"))
-    store.register_wait(ctx_with_trace("t-1003"), "alice", CHAT, refund, step_data("await_thanks", 3),
+    store.sweep_expired(ctx=traced("t-3001"))
+    store.register_wait(traced("t-1003"), "alice", CHAT, refund, step_data("await_thanks", 3),
                         ttl=timedelta(hours=1))
     clock.advance(timedelta(minutes=2))
-    store.clear_wait(ctx_with_trace("t-1004"), "alice", CHAT)
+    store.clear_wait(traced("t-1004"), "alice", CHAT)
     clock.advance(timedelta(hours=2))
-    store.register_wait(ctx_with_trace("t-1005"), "alice", CHAT, refund, step_data("reopened", 4),
+    store.register_wait(traced("t-1005"), "alice", CHAT, refund, step_data("reopened", 4),
                         ttl=timedelta(hours=1))
     clock.advance(timedelta(minutes=10))
-    store.remove_session(refund, ctx=ctx_with_trace("t-1006"))
+    store.remove_session(refund, ctx=traced("t-1006"))
     return Story(refund, survey, waiting_at, taken_at)
 
 
