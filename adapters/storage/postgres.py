@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -67,6 +68,20 @@ LONG_OPERATION_TIMEOUT = "POSTGRES_LONG_OPERATION_TIMEOUT"
 _LATE_TABLES_LOCK = 0x67736873
 
 
+SERVER_ROLLBACKS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+"""What the server rolls back to break a tie between writers: a clash, retried."""
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """One append's SQL: one prepared statement, or (`one_statement` False) a string of
+    statements sent at once, run in order as one implicit transaction."""
+
+    text: str
+    params: list[Any]
+    one_statement: bool
+
+
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
     """`events_table`: the log's table, schema-qualified and quoted."""
     return SqlReadModels(
@@ -121,28 +136,35 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         log in position order rebuilds the same read models. Nor is there the library's
         retry loop: a lost server fails the write at once with `unavailable`.
         """
-        changes = read_model_changes(kwargs)
+        plan = self.write_plan(stored_events, read_model_changes(kwargs))
+        with self.datastore.get_connection() as connection:
+            try:
+                if plan.one_statement:
+                    connection.execute(plan.text, plan.params, prepare=True)
+                else:
+                    ClientCursor(connection).execute(plan.text, plan.params)
+            except SERVER_ROLLBACKS as exc:
+                # Two writers each waiting for a row the other has just written (a
+                # deadlock): the server rolled one back. Like a clash, it is retried.
+                raise IntegrityError(f"rolled back by the server: {exc}") from exc
+        return None
+
+    def write_plan(self, stored_events: Sequence[StoredEvent], changes: list[Change]) -> WritePlan:
+        """The SQL of one append (`insert_events` says why it has two forms); no I/O, so
+        the async store's ports run the same plan on their own connections."""
         events = [
             value
             for e in stored_events
             for value in (e.originator_id, e.originator_version, e.topic, e.state)
         ]
-        with self.datastore.get_connection() as connection:
-            try:
-                if len({row_of(change) for change in changes}) == len(changes):
-                    text, params = self._as_one_statement(len(stored_events), changes)
-                    connection.execute(text, [*events, *params], prepare=True)
-                else:
-                    statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
-                    statements += self.tables.statements(changes)
-                    text = "; ".join(statement for statement, _ in statements)
-                    params = [value for _, values in statements for value in values]
-                    ClientCursor(connection).execute(text, params)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
-                # Two writers each waiting for a row the other has just written (a
-                # deadlock): the server rolled one back. Like a clash, it is retried.
-                raise IntegrityError(f"rolled back by the server: {exc}") from exc
-        return None
+        if len({row_of(change) for change in changes}) == len(changes):
+            text, params = self._as_one_statement(len(stored_events), changes)
+            return WritePlan(text, [*events, *params], one_statement=True)
+        statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
+        statements += self.tables.statements(changes)
+        text = "; ".join(statement for statement, _ in statements)
+        params = [value for _, values in statements for value in values]
+        return WritePlan(text, params, one_statement=False)
 
     @property
     def events_table(self) -> str:
@@ -194,6 +216,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                                 )
                     for statement, rows in self.tables.in_bulk(read_models()):
                         cursor.executemany(statement, rows)
+                    self._analyze(cursor)
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
                     raise
@@ -246,6 +269,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
             write_read_models(cursor, self.tables, models)
+            self._analyze(cursor)
 
     def ensure_late_tables(self, build: BuildChanges) -> list[str]:
         """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
@@ -287,6 +311,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 changes = build(_Snapshot(self, connection).notifications(), kinds)
                 for statement, params in self.tables.statements(changes):
                     cursor.execute(statement, params)
+                self._analyze(cursor)
         except psycopg.errors.InsufficientPrivilege:
             for table in missing:
                 self.tables.set_ready(table.name, False)
@@ -309,6 +334,14 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         cursor.execute("SELECT to_regclass(%s)", (qualified,))
         row = cursor.fetchone()
         return row is not None and row[0] is not None
+
+    def _analyze(self, cursor: Cursor[TupleRow]) -> None:
+        """Fresh statistics for tables just filled in bulk, before autovacuum gets to them:
+        with none, the planner guesses a few rows for a page's range and sorts instead of
+        paging along the session index (measured: 24 ms instead of 0.04 ms at 20,000
+        sessions). The server skips, with a notice, a table this role does not own."""
+        for table in self.tables.projection_tables:
+            cursor.execute(f"ANALYZE {table}")
 
     def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
         """The timeouts a long read or rebuild needs, for its own transaction only: the

@@ -138,8 +138,11 @@ class SqlSessionIndex:
             where.append("updated_at < ?")
             params.append(micros(query.updated_before))
         if query.after is not None:
-            where.append(f"(updated_at, {self._key}) < (?, ?)")
-            params += [query.after.updated_at, query.after.session_key]
+            # The row comparison is the cursor; the plain bound beside it is implied by it,
+            # but lets PostgreSQL's planner estimate the range (it guesses a handful of rows
+            # for a row comparison, and then sorts a bitmap scan instead of paging).
+            where.append(f"updated_at <= ? AND (updated_at, {self._key}) < (?, ?)")
+            params += [query.after.updated_at, query.after.updated_at, query.after.session_key]
         text = f"SELECT {self.shown} FROM {{q}}{SESSION_INDEX_TABLE}"
         if where:
             text += " WHERE " + " AND ".join(where)
