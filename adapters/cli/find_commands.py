@@ -4,7 +4,7 @@ conversation, state or time, a page at a time; `tail` follows the log as it is w
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from typing import Any
 
 import click
 from rich.console import RenderableType
@@ -46,36 +46,11 @@ SESSION_COLUMNS = (
 )
 @click.option("--after", metavar="CURSOR", default=None, help="the cursor a page ended with")
 @store_options
-def sessions(
-    env: str | None,
-    tenant: str | None,
-    team: str | None,
-    user: str | None,
-    flow: str | None,
-    conversation: str | None,
-    state: str,
-    updated_since: datetime | None,
-    updated_before: datetime | None,
-    limit: int,
-    after: str | None,
-    url: str | None,
-    as_json: bool,
-) -> None:
-    """Find sessions, most recently updated first: a page, and the cursor of the next."""
+def sessions(url: str | None, as_json: bool, **filters: Any) -> None:
+    """Find sessions, most recently updated first: a page, and the cursor of the next.
+    The options are `find_sessions`'s filters, by the same names."""
     with open_store(url, create=False) as store:
-        page = store.find_sessions(
-            env=env,
-            tenant=tenant,
-            team=team,
-            user=user,
-            flow=flow,
-            conversation=conversation,
-            state=state,
-            updated_since=updated_since,
-            updated_before=updated_before,
-            limit=limit,
-            after=after,
-        )
+        page = store.find_sessions(**filters)
     answer(as_json, page, found(page))
 
 
