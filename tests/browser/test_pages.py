@@ -10,7 +10,7 @@ import pytest
 
 from greentic_session import EventSourcedSessionStore
 from greentic_session.domain.instants import instant_text
-from tests.browser.web import ALICE, CHAT, CROWD, Story, need, populate, tell_story
+from tests.browser.web import ALICE, CHAT, CROWD, Story, need, populate, step_data, tell_story
 from tests.support import FakeClock
 
 need("starlette", "jinja2", "httpx")
@@ -155,3 +155,18 @@ def test_an_unexpected_error_is_a_500_page_that_says_to_verify(
     assert '<span class="code">internal</span>' in page.text
     assert "a row no one expected" in page.text and "run verify" in page.text
     assert "Traceback" not in page.text
+
+
+def test_a_long_session_is_drawn_and_listed_a_page_of_events_at_a_time(
+    store: EventSourcedSessionStore,
+) -> None:
+    key = store.create_session(ALICE, step_data("start", 0))
+    for step in range(1, 150):
+        store.update_session(key, step_data("loop", step))
+    with TestClient(web_app(store)) as client:
+        first = client.get(f"/sessions/{key}")
+        second = client.get(f"/sessions/{key}", params={"from": "101"})
+    assert [int(v) for _, v in MARK.findall(first.text)] == list(range(1, 101))
+    assert [int(v) for _, v in MARK.findall(second.text)] == list(range(101, 151))
+    assert 'href="?from=101" id="later-events"' in first.text
+    assert 'id="later-events"' not in second.text and 'href="?from=1"' in second.text
