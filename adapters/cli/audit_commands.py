@@ -10,9 +10,9 @@ import click
 
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli import render
-from greentic_session.adapters.cli.keys import resolve_key
 from greentic_session.adapters.cli.options import at_option, caller, caller_options, store_options
 from greentic_session.adapters.cli.output import answer, when
+from greentic_session.adapters.service.short_keys import resolve_key
 from greentic_session.domain.audit import EventType, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.scope import ReplyScope

@@ -10,11 +10,11 @@ import click
 from rich.console import RenderableType
 
 from greentic_session.adapters.bootstrap.open_store import open_store
-from greentic_session.adapters.cli.keys import resolve_key
 from greentic_session.adapters.cli.options import parse_time, store_options
 from greentic_session.adapters.cli.output import add_row, answer, say, table, when
 from greentic_session.adapters.cli.render import scope_text
 from greentic_session.adapters.service.log_follower import LogFollower
+from greentic_session.adapters.service.short_keys import resolve_key
 from greentic_session.domain.audit import SessionEvent
 from greentic_session.domain.session_search import MAX_PAGE, SessionPage
 

@@ -14,6 +14,7 @@ from greentic_session.adapters.cli import (
     find_commands,
     maintenance_commands,
     setup_commands,
+    ui_command,
 )
 from greentic_session.adapters.cli.demo import DEMO_URL_HELP, run_demo
 from greentic_session.adapters.cli.options import VERBOSE, common_options, verbose_option
@@ -102,6 +103,7 @@ for command in (
     *find_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
     *setup_commands.COMMANDS,
+    *ui_command.COMMANDS,
 ):
     main.add_command(command)
 

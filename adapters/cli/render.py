@@ -14,6 +14,7 @@ from rich.text import Text
 
 from greentic_session.adapters.cli.output import add_row, fields, table, when
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.json_text import pretty_json
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
@@ -62,7 +63,7 @@ def session(
             ("outbox marker", data.cursor.outbox_marker or "-"),
             ("tenant", f"env={ctx.env} tenant={ctx.tenant_id} team={ctx.team_id or '-'}"),
             ("user", ctx.user_id or "-"),
-            ("context", _pretty_json(data.context_json)),
+            ("context", pretty_json(data.context_json)),
         ]
     )
 
@@ -155,13 +156,6 @@ def report(result: VerifyReport) -> RenderableType:
         return Text(f"verify: ok ({checked} checked)", style="green")
     head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")
     return Group(head, *(Text(f"  - {problem}", style="red") for problem in result.problems))
-
-
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
 
 
 def _compact(value: Any) -> str:

@@ -36,6 +36,7 @@ EVERY_COMMAND = [
     ("setup",),
     ("demo",),
     ("keygen",),
+    ("ui",),
 ]
 
 

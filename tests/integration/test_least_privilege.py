@@ -16,7 +16,14 @@ from psycopg import sql
 
 from greentic_session import ErrorCode, EventSourcedSessionStore, open_store
 from tests.conftest import with_schema
-from tests.support import make_ctx, make_data, make_scope, raises_code, run_console_script
+from tests.support import (
+    FakeClock,
+    make_ctx,
+    make_data,
+    make_scope,
+    raises_code,
+    run_console_script,
+)
 
 pytestmark = pytest.mark.postgres
 CTX = make_ctx(user="alice")
@@ -185,6 +192,31 @@ def test_the_read_commands_run_under_the_runtime_role(set_up: Deployment) -> Non
     for command in (["verify"], ["history", key[:8]], ["export", "-"]):
         result = run_console_script(*command, "--url", set_up.runtime_url)
         assert result.returncode == 0, (command, result.stderr)
+
+
+def test_the_web_app_serves_its_pages_under_the_runtime_role(set_up: Deployment) -> None:
+    """The app opens the store read-only (`create=False`), as `greentic-session ui` does."""
+    from tests.browser.web import CHAT, need, populate, tell_story
+
+    need("starlette", "jinja2", "httpx")
+    from starlette.testclient import TestClient
+
+    from greentic_session.adapters.web.app import web_app
+
+    clock = FakeClock()
+    with open_store(set_up.owner_url, clock=clock) as owner:
+        story = tell_story(owner, clock)
+        populate(owner, clock)
+    caller = f"env=dev&tenant=tenant-a&team=support&user=alice&conversation={CHAT.conversation}"
+    pages = ["/?tenant=tenant-a", f"/sessions/{story.refund[:8]}",
+             f"/sessions/{story.refund}/diff?v1=1&v2=5", f"/scopes?{caller}", "/verify?run=1"]
+    with open_store(set_up.runtime_url, create=False) as store, TestClient(
+        web_app(store), raise_server_exceptions=False
+    ) as client:
+        for page in pages:
+            answer = client.get(page)
+            assert answer.status_code == 200, (page, answer.text[-600:])
+        assert 'class="verdict ok"' in client.get("/verify?run=1").text
 
 
 def test_the_runtime_role_reading_a_schema_not_set_up_is_not_found(
