@@ -1,0 +1,168 @@
+"""The asyncio section: our async store under 1, 10 and 100 concurrent tasks (issue 13).
+
+Run from the project root (the `bench` extra brings LangGraph's saver):
+
+    python -m benchmarks.async_concurrency --seconds 5 --profile-seconds 5 \\
+        --markdown benchmarks/results/async_concurrency.md
+
+On PostgreSQL, each measurement for the same wall time after a warm-up, in fresh schemas:
+- ours async: the turn and the update + get cycle, N tasks on ONE `open_async_store`
+  (`pool_size` connections);
+- LangGraph's `AsyncPostgresSaver` over an `AsyncConnectionPool` of the same size:
+  `aput` + `aget_tuple`, each task its own thread_id;
+- ours to_thread: the sync store with each call on asyncio's default thread pool, the
+  way out users had before the async store;
+- ours sync: writer threads on one sync store (`concurrency.py`), for the ratio;
+- the loop's lag (benchmarks/loop_lag.py) while each asyncio subject runs, and the
+  before/after of 50 calls at once on SQLite and PostgreSQL (benchmarks/blocking_lag.py).
+`--profile-seconds S` adds where ours spends its time at the most tasks (cProfile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from benchmarks.async_profile import profile_ours
+from benchmarks.async_report import LANGGRAPH, OURS, SYNC, TO_THREAD, AsyncRow, Findings, render
+from benchmarks.async_runner import run_tasks
+from benchmarks.async_store import ours_async, ours_to_thread
+from benchmarks.async_workloads import CYCLE, WORKLOADS, langgraph_async
+from benchmarks.bench_store import header as bench_header
+from benchmarks.bench_store import progress
+from benchmarks.blocking_lag import CALLS, BlockingRow, async_store_updates, sync_in_coroutines
+from benchmarks.concurrency import run_threads
+from benchmarks.config import DEFAULT_PG_URL, PG_URL_VARIABLE, parse_config, sizes
+from benchmarks.databases import Databases, databases
+from greentic_session import open_store
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: float
+    tasks: tuple[int, ...]
+    threads: tuple[int, ...]
+    pool_size: int
+    profile_seconds: float
+    markdown: str | None
+
+
+def parse(argv: Sequence[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.async_concurrency")
+    add = parser.add_argument
+    add("--seconds", type=float, default=5.0, help="wall time of each measurement")
+    add("--tasks", default="1,10,100", help="concurrent asyncio tasks (the last is the target's)")
+    add("--threads", default="1,8", help="writer threads of the sync store (1 is the reference)")
+    add("--pool-size", type=int, default=10, help="connections of ours and LangGraph's pool")
+    add("--profile-seconds", type=float, default=0.0, help="profile ours at the most tasks")
+    add("--markdown", default=None, help="write the report here")
+    args = parser.parse_args(argv)
+    return Options(
+        args.seconds,
+        sizes(args.tasks),
+        sizes(args.threads),
+        args.pool_size,
+        args.profile_seconds,
+        args.markdown,
+    )
+
+
+async def asyncio_rows(dbs: Databases, options: Options, found: Findings) -> list[AsyncRow]:
+    rows: list[AsyncRow] = []
+    try:
+        async with ours_async(dbs.new_url("postgres", "async"), options.pool_size) as store:
+            for workload, seed_of in WORKLOADS.items():
+                for n in options.tasks:
+                    progress(f"{OURS}: {workload}, {n} tasks")
+                    m = await run_tasks(seed_of(store), n, options.seconds)
+                    rows.append(AsyncRow(OURS, workload, n, "tasks", m.stats, m.lag))
+            if options.profile_seconds:
+                progress(f"{OURS}: profile at {max(options.tasks)} tasks")
+                found.profile = await profile_ours(
+                    store, max(options.tasks), options.profile_seconds
+                )
+    except ImportError as exc:
+        found.notes.append(f"{OURS} not measured: {exc} (the async store is not in this checkout)")
+    async with langgraph_async(dbs.new_url("postgres", "lg"), options.pool_size) as seed:
+        for n in options.tasks:
+            progress(f"{LANGGRAPH}: {CYCLE}, {n} tasks")
+            m = await run_tasks(seed, n, options.seconds)
+            rows.append(AsyncRow(LANGGRAPH, CYCLE, n, "tasks", m.stats, m.lag))
+    async with ours_to_thread(dbs.new_url("postgres", "to_thread")) as store:
+        for workload, seed_of in WORKLOADS.items():
+            for n in options.tasks:
+                progress(f"{TO_THREAD}: {workload}, {n} tasks")
+                m = await run_tasks(seed_of(store), n, options.seconds)
+                rows.append(AsyncRow(TO_THREAD, workload, n, "tasks", m.stats, m.lag))
+    return rows
+
+
+def thread_rows(dbs: Databases, options: Options) -> list[AsyncRow]:
+    rows: list[AsyncRow] = []
+    with open_store(dbs.new_url("postgres", "sync")) as store:
+        for workload in WORKLOADS:
+            for n in options.threads:
+                progress(f"{SYNC}: {workload}, {n} threads")
+                stats = run_threads(store, workload, n, options.seconds)
+                rows.append(AsyncRow(SYNC, workload, n, "threads", stats, None))
+    return rows
+
+
+async def blocking_rows(dbs: Databases, pool_size: int) -> list[BlockingRow]:
+    rows: list[BlockingRow] = []
+    for backend in ("sqlite", "postgres"):
+        progress(f"{backend}: {CALLS} calls at once, sync in coroutines and async")
+        with open_store(dbs.new_url(backend, "blocking")) as store:
+            lag = await sync_in_coroutines(store)
+        rows.append(BlockingRow(backend, "sync store in a coroutine", CALLS, lag))
+        try:
+            async with ours_async(dbs.new_url(backend, "unblocked"), pool_size) as astore:
+                lag = await async_store_updates(astore)
+            rows.append(BlockingRow(backend, "async store, awaited", CALLS, lag))
+        except ImportError:
+            pass  # noted once, by the asyncio rows
+    return rows
+
+
+def uptime() -> str:
+    done = subprocess.run(["uptime"], capture_output=True, text=True)
+    return done.stdout.strip() or f"load average {os.getloadavg()}"
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = parse(argv)
+    pg_url = os.environ.get(PG_URL_VARIABLE) or DEFAULT_PG_URL
+    command = shlex.join(["python", "-m", "benchmarks.async_concurrency", *argv])
+    load_before, found = uptime(), Findings()
+    with databases(pg_url) as dbs:
+        found.rows = asyncio.run(asyncio_rows(dbs, options, found))
+        found.rows += thread_rows(dbs, options)
+        found.blocking = asyncio.run(blocking_rows(dbs, options.pool_size))
+    config = parse_config(["--backends", "postgres"])
+    header = [
+        "# asyncio concurrency: ours async, LangGraph async, the sync store",
+        "",
+        f"Reproduce: `{command}`",
+        "",
+        bench_header(config),
+        f"Pool: {options.pool_size} connections for ours async and LangGraph's; the sync store's "
+        f"default pool; {options.seconds:g} s a measurement after a warm-up.",
+        f"Load before: `{load_before}`; after: `{uptime()}`.",
+    ]
+    report = render(header, found, max(options.tasks))
+    print(report)
+    if options.markdown:
+        with open(options.markdown, "w") as file:
+            file.write(report)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Where ours spends its time at the most tasks: cProfile over one run of each workload.
+
+Self time (tottime) of every function, summed by where the function lives: psycopg (and
+its pool), our code (the store's layers), pydantic (our models' validation), the event
+loop (asyncio, selectors), the wait for the server (the loop's epoll), the harness
+(benchmarks/) and the rest. cProfile adds its own cost to every Python call, so shares
+of Python-heavy parts read high; the ranking holds.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from collections import Counter
+from typing import Any
+
+from benchmarks.async_runner import run_tasks
+from benchmarks.async_store import AsyncStore
+from benchmarks.async_workloads import WORKLOADS
+
+TOP = 12
+PLACES = (  # the first fragment found in a function's file (or name) decides its place
+    ("epoll", "waiting on the server (epoll)"),
+    ("psycopg", "psycopg and its pool"),
+    ("pydantic", "pydantic (our models)"),
+    ("/domain/", "ours"),
+    ("/projections/", "ours"),
+    ("/adapters/", "ours"),
+    ("/benchmarks/", "the benchmark's harness"),
+    ("asyncio", "the event loop (asyncio)"),
+    ("selectors", "the event loop (asyncio)"),
+)
+
+
+def place(filename: str, function: str) -> str:
+    where = f"{filename} {function}"
+    for fragment, name in PLACES:
+        if fragment in where:
+            return name
+    return "builtins and the rest" if filename == "~" else "other Python"
+
+
+def shares(stats: dict[Any, Any]) -> Counter[str]:
+    spent: Counter[str] = Counter()
+    for (filename, _, function), (_, _, tottime, _, _) in stats.items():
+        spent[place(filename, function)] += tottime
+    return spent
+
+
+def top_functions(stats: dict[Any, Any], total: float) -> list[str]:
+    ranked = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:TOP]
+    lines = []
+    for (filename, line, function), (_, calls, tottime, _, _) in ranked:
+        where = function if filename == "~" else f"{function} ({short(filename)}:{line})"
+        lines.append(f"  - {tottime / total:5.1%} `{where}`, {calls:,} calls")
+    return lines
+
+
+def short(filename: str) -> str:
+    parts = filename.split("/")
+    return "/".join(parts[-3:])
+
+
+async def profile_ours(store: AsyncStore, tasks: int, seconds: float) -> list[str]:
+    """Lines for each workload: its cycle rate under the profiler, shares, top functions."""
+    lines: list[str] = []
+    for workload, seed_of in WORKLOADS.items():
+        profiler = cProfile.Profile()
+        profiler.enable()
+        measured = await run_tasks(seed_of(store), tasks, seconds)
+        profiler.disable()
+        stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        spent = shares(stats)
+        total = sum(spent.values())
+        parts = ", ".join(f"{name} {t / total:.0%}" for name, t in spent.most_common())
+        rate = f"{measured.stats.ops_per_s:,.0f} cycles/s under the profiler"
+        lines += [f"- {workload}, {tasks} tasks ({rate}): {parts}. Top self time:"]
+        lines += [*top_functions(stats, total), ""]
+    return lines
