@@ -5,7 +5,8 @@ Run from the project root (the `bench` extra brings LangGraph's saver):
     python -m benchmarks.async_concurrency --seconds 5 --profile-seconds 5 \\
         --markdown benchmarks/results/async_concurrency.md
 
-On PostgreSQL, each measurement for the same wall time after a warm-up, in fresh schemas:
+On PostgreSQL, in fresh schemas, each measurement for the same wall time (`--seconds`, split
+over `--rounds` alternating rounds, each after a warm-up; benchmarks/async_plan.py):
 - ours async: the turn and the update + get cycle, N tasks on ONE `open_async_store`
   (`pool_size` connections);
 - LangGraph's `AsyncPostgresSaver` over an `AsyncConnectionPool` of the same size:
@@ -27,17 +28,17 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
-from benchmarks.async_report import LANGGRAPH, OURS, SYNC, TO_THREAD, AsyncRow, Findings, render
-from benchmarks.async_runner import run_tasks
-from benchmarks.async_store import ours_async, ours_to_thread
-from benchmarks.async_workloads import CYCLE, WORKLOADS, langgraph_async
+from benchmarks.async_report import LANGGRAPH, OURS, TO_THREAD, Findings, render
+from benchmarks.async_store import AsyncStore, ours_async, ours_to_thread
+from benchmarks.async_workloads import CYCLE, WORKLOADS, Seed, langgraph_async
 from benchmarks.bench_store import header as bench_header
 from benchmarks.bench_store import progress
 from benchmarks.blocking_lag import CALLS, BlockingRow, async_store_updates, sync_in_coroutines
-from benchmarks.concurrency import run_threads
 from benchmarks.config import DEFAULT_PG_URL, PG_URL_VARIABLE, parse_config, sizes
 from benchmarks.databases import Databases, databases
 from greentic_session import open_store
@@ -46,6 +47,7 @@ from greentic_session import open_store
 @dataclass(frozen=True)
 class Options:
     seconds: float
+    rounds: int
     tasks: tuple[int, ...]
     threads: tuple[int, ...]
     pool_size: int
@@ -59,12 +61,14 @@ def parse(argv: Sequence[str]) -> Options:
     add("--seconds", type=float, default=5.0, help="wall time of each measurement")
     add("--tasks", default="1,10,100", help="concurrent asyncio tasks (the last is the target's)")
     add("--threads", default="1,8", help="writer threads of the sync store (1 is the reference)")
+    add("--rounds", type=int, default=4, help="rounds the time of each measurement is split in")
     add("--pool-size", type=int, default=10, help="connections of ours and LangGraph's pool")
     add("--profile-seconds", type=float, default=0.0, help="profile ours at the most tasks")
     add("--markdown", default=None, help="write the report here")
     args = parser.parse_args(argv)
     return Options(
         args.seconds,
+        args.rounds,
         sizes(args.tasks),
         sizes(args.threads),
         args.pool_size,
@@ -73,45 +77,34 @@ def parse(argv: Sequence[str]) -> Options:
     )
 
 
-async def asyncio_rows(dbs: Databases, options: Options, found: Findings) -> list[AsyncRow]:
-    rows: list[AsyncRow] = []
-    try:
-        async with ours_async(dbs.new_url("postgres", "async"), options.pool_size) as store:
-            for workload, seed_of in WORKLOADS.items():
-                for n in options.tasks:
-                    progress(f"{OURS}: {workload}, {n} tasks")
-                    m = await run_tasks(seed_of(store), n, options.seconds)
-                    rows.append(AsyncRow(OURS, workload, n, "tasks", m.stats, m.lag))
-            if options.profile_seconds:
-                progress(f"{OURS}: profile at {max(options.tasks)} tasks")
-                found.profile = await profile_ours(
-                    store, max(options.tasks), options.profile_seconds
-                )
-    except ImportError as exc:
-        found.notes.append(f"{OURS} not measured: {exc} (the async store is not in this checkout)")
-    async with langgraph_async(dbs.new_url("postgres", "lg"), options.pool_size) as seed:
-        for n in options.tasks:
-            progress(f"{LANGGRAPH}: {CYCLE}, {n} tasks")
-            m = await run_tasks(seed, n, options.seconds)
-            rows.append(AsyncRow(LANGGRAPH, CYCLE, n, "tasks", m.stats, m.lag))
-    async with ours_to_thread(dbs.new_url("postgres", "to_thread")) as store:
-        for workload, seed_of in WORKLOADS.items():
-            for n in options.tasks:
-                progress(f"{TO_THREAD}: {workload}, {n} tasks")
-                m = await run_tasks(seed_of(store), n, options.seconds)
-                rows.append(AsyncRow(TO_THREAD, workload, n, "tasks", m.stats, m.lag))
-    return rows
+async def measure(dbs: Databases, options: Options, found: Findings) -> None:
+    """Every subject's stores open at once; the plan runs in rounds; then the profile."""
+    async with AsyncExitStack() as stack:
+        plan: list[Measurement] = []
+        try:
+            url = dbs.new_url("postgres", "async")
+            ours = await stack.enter_async_context(ours_async(url, options.pool_size))
+            plan += await task_plan(OURS, seeds(ours), options.tasks)
+        except ImportError as exc:
+            ours = None
+            found.notes.append(f"{OURS} not measured: {exc} (no async store in this checkout)")
+        url = dbs.new_url("postgres", "lg")
+        langgraph = await stack.enter_async_context(langgraph_async(url, options.pool_size))
+        plan += await task_plan(LANGGRAPH, {CYCLE: langgraph}, options.tasks)
+        url = dbs.new_url("postgres", "to_thread")
+        to_thread = await stack.enter_async_context(ours_to_thread(url))
+        plan += await task_plan(TO_THREAD, seeds(to_thread), options.tasks)
+        plan += thread_plan(
+            stack.enter_context(open_store(dbs.new_url("postgres", "sync"))), options.threads
+        )
+        found.rows = await run_plan(plan, options.seconds, options.rounds)
+        if ours is not None and options.profile_seconds:
+            progress(f"{OURS}: profile at {max(options.tasks)} tasks")
+            found.profile = await profile_ours(ours, max(options.tasks), options.profile_seconds)
 
 
-def thread_rows(dbs: Databases, options: Options) -> list[AsyncRow]:
-    rows: list[AsyncRow] = []
-    with open_store(dbs.new_url("postgres", "sync")) as store:
-        for workload in WORKLOADS:
-            for n in options.threads:
-                progress(f"{SYNC}: {workload}, {n} threads")
-                stats = run_threads(store, workload, n, options.seconds)
-                rows.append(AsyncRow(SYNC, workload, n, "threads", stats, None))
-    return rows
+def seeds(store: AsyncStore) -> dict[str, Seed]:
+    return {workload: seed_of(store) for workload, seed_of in WORKLOADS.items()}
 
 
 async def blocking_rows(dbs: Databases, pool_size: int) -> list[BlockingRow]:
@@ -142,8 +135,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     command = shlex.join(["python", "-m", "benchmarks.async_concurrency", *argv])
     load_before, found = uptime(), Findings()
     with databases(pg_url) as dbs:
-        found.rows = asyncio.run(asyncio_rows(dbs, options, found))
-        found.rows += thread_rows(dbs, options)
+        asyncio.run(measure(dbs, options, found))
         found.blocking = asyncio.run(blocking_rows(dbs, options.pool_size))
     config = parse_config(["--backends", "postgres"])
     header = [

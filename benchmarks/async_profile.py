@@ -14,7 +14,7 @@ import pstats
 from collections import Counter
 from typing import Any
 
-from benchmarks.async_runner import run_tasks
+from benchmarks.async_runner import Tally, seed_tasks, tasks_round
 from benchmarks.async_store import AsyncStore
 from benchmarks.async_workloads import WORKLOADS
 
@@ -67,13 +67,14 @@ async def profile_ours(store: AsyncStore, tasks: int, seconds: float) -> list[st
     for workload, seed_of in WORKLOADS.items():
         profiler = cProfile.Profile()
         profiler.enable()
-        measured = await run_tasks(seed_of(store), tasks, seconds)
+        tally = Tally()
+        await tasks_round(await seed_tasks(seed_of(store), tasks), seconds, tally)
         profiler.disable()
         stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
         spent = shares(stats)
         total = sum(spent.values())
         parts = ", ".join(f"{name} {t / total:.0%}" for name, t in spent.most_common())
-        rate = f"{measured.stats.ops_per_s:,.0f} cycles/s under the profiler"
+        rate = f"{tally.stats().ops_per_s:,.0f} cycles/s under the profiler"
         lines += [f"- {workload}, {tasks} tasks ({rate}): {parts}. Top self time:"]
         lines += [*top_functions(stats, total), ""]
     return lines

@@ -1,10 +1,12 @@
-"""N asyncio tasks on one store for the same wall time, with the loop's lag while they run.
+"""N asyncio tasks on one store, measured in rounds, with the loop's lag while they run.
 
-Each task seeds its own session (or thread), warms up with a few cycles, then waits at a
-barrier; when all are there the lag monitor starts and every task runs cycles until its
-`seconds` have passed. Throughput is all cycles over the longest task's loop (as for the
-writer threads of `concurrency.py`); a cycle's latency is its await, waiting for a pooled
-connection and for the loop included: what a request handler would see.
+Each task is seeded once with its own session (or thread). In each round every task warms
+up with a few cycles, then waits at a barrier; when all are there the lag monitor starts
+and every task runs cycles until the round's time has passed. A measurement's figures add
+up its rounds (`Tally`): throughput is all cycles over the summed wall time of the rounds
+(each round's wall is its longest task's, as for the writer threads of `concurrency.py`);
+a cycle's latency is its await, waiting for a pooled connection and for the loop included:
+what a request handler would see.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import uuid4
 
 from benchmarks.async_workloads import NextCycle, Seed
@@ -20,12 +22,32 @@ from benchmarks.loop_lag import Lag, LagMonitor
 from benchmarks.timing import Stats
 
 WARMUP_CYCLES = 5
+Found = list[tuple[list[int], float]]  # per task or thread: cycle times (ns), wall time (s)
 
 
-@dataclass(frozen=True)
-class Measured:
-    stats: Stats
-    lag: Lag
+@dataclass
+class Tally:
+    """A measurement's samples over its rounds."""
+
+    cycles_ns: list[int] = field(default_factory=list)
+    wall_s: float = 0.0
+    lateness_ns: list[int] = field(default_factory=list)
+
+    def add(self, found: Found) -> None:
+        self.cycles_ns += [sample for timed, _ in found for sample in timed]
+        self.wall_s += max(wall for _, wall in found)
+
+    def stats(self) -> Stats:
+        return Stats.of_wall(self.cycles_ns, self.wall_s)
+
+    def lag(self) -> Lag | None:
+        return Lag.of(self.lateness_ns) if self.lateness_ns else None
+
+
+async def seed_tasks(seed: Seed, tasks: int) -> list[NextCycle]:
+    """A user (and session, or thread) of its own for each of `tasks` tasks."""
+    run = uuid4().hex[:8]
+    return [await seed(f"task-{run}-{i}") for i in range(tasks)]
 
 
 async def cycle_until(next_cycle: NextCycle, seconds: float) -> tuple[list[int], float]:
@@ -40,11 +62,9 @@ async def cycle_until(next_cycle: NextCycle, seconds: float) -> tuple[list[int],
     return samples, time.perf_counter() - started
 
 
-async def run_tasks(seed: Seed, tasks: int, seconds: float) -> Measured:
-    """`tasks` concurrent tasks, each on a user (and session) of its own."""
-    run = uuid4().hex[:8]
-    cycles = [await seed(f"task-{run}-{i}") for i in range(tasks)]
-    barrier = asyncio.Barrier(tasks + 1)
+async def tasks_round(cycles: list[NextCycle], seconds: float, tally: Tally) -> None:
+    """One round: the tasks run at once for `seconds`, the lag monitor beside them."""
+    barrier = asyncio.Barrier(len(cycles) + 1)
 
     async def task(next_cycle: NextCycle) -> tuple[list[int], float]:
         for _ in range(WARMUP_CYCLES):
@@ -61,5 +81,5 @@ async def run_tasks(seed: Seed, tasks: int, seconds: float) -> Measured:
             found = await asyncio.gather(*running)
     finally:
         gc.unfreeze()
-    samples = [sample for timed, _ in found for sample in timed]
-    return Measured(Stats.of_wall(samples, max(wall for _, wall in found)), monitor.lag())
+    tally.add(found)
+    tally.lateness_ns += monitor.lateness_ns

@@ -82,18 +82,9 @@ class ToThreadStore:
     ) -> SessionKey | None:
         return await asyncio.to_thread(self.store.find_wait_by_scope, ctx, user_id, scope)
 
-    async def register_wait(
-        self,
-        ctx: TenantCtx,
-        user_id: str,
-        scope: ReplyScope,
-        key: SessionKey,
-        data: SessionData,
-        ttl: timedelta | None,
-        /,
-    ) -> None:
-        register = self.store.register_wait
-        await asyncio.to_thread(register, ctx, user_id, scope, key, data, ttl)
+    async def register_wait(self, *wait: Any) -> None:
+        """The sync store's `register_wait` arguments, as the protocol passes them."""
+        await asyncio.to_thread(self.store.register_wait, *wait)
 
 
 @asynccontextmanager

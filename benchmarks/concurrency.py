@@ -69,7 +69,12 @@ def write_until(prepare: Prepare, seconds: float) -> tuple[list[int], float]:
 
 def run_threads(store: SessionStore, workload: str, writers: int, seconds: float) -> Stats:
     prepares = [writer_calls(store, workload) for _ in range(writers)]
-    barrier = threading.Barrier(writers)
+    return combine(thread_results(prepares, seconds))
+
+
+def thread_results(prepares: list[Prepare], seconds: float) -> list[tuple[list[int], float]]:
+    """A thread a writer: warm-up, a barrier, then `seconds` of calls; each one's samples."""
+    barrier = threading.Barrier(len(prepares))
     results: list[tuple[list[int], float]] = []
 
     def writer(prepare: Prepare) -> None:
@@ -83,7 +88,7 @@ def run_threads(store: SessionStore, workload: str, writers: int, seconds: float
         thread.start()
     for thread in threads:
         thread.join()
-    return combine(results)
+    return results
 
 
 def _process_writer(
