@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from greentic_session.domain.errors import SessionError, conflict, invalid_input
-from greentic_session.domain.identifiers import UserId
+from greentic_session.domain.identifiers import SessionKey, UserId
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.tenant import TenantCtx
@@ -185,3 +185,22 @@ def deadline(now: datetime, ttl: timedelta | None) -> datetime | None:
         return now + ttl
     except OverflowError as exc:
         raise invalid_input(f"ttl {ttl} is too large: the deadline is past year 9999") from exc
+
+
+def only_wait(keys: list[SessionKey]) -> SessionKey | None:
+    """The user's one wait for the deprecated `find_by_user`; several make it ambiguous."""
+    if len(keys) > 1:
+        raise invalid_input("multiple waits exist for user; use scope-based routing instead")
+    return keys[0] if keys else None
+
+
+def prefix_arg(prefix: object, limit: object) -> tuple[str, int]:
+    """A key prefix (what no key can hold, NUL or lone surrogates, is refused) and a
+    positive limit, for `keys_with_prefix`."""
+    if not isinstance(prefix, str):
+        raise invalid_input(f"prefix must be a string, got {type(prefix).__name__}")
+    if prefix:
+        SessionKey(prefix)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise invalid_input(f"limit must be a positive int, got {limit!r}")
+    return prefix, limit

@@ -9,9 +9,9 @@ from types import TracebackType
 from typing import IO, Self
 
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
 from greentic_session.domain.progress import Progress
+from greentic_session.domain.rules import only_wait
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
@@ -88,11 +88,9 @@ class SessionStore(ABC):
             DeprecationWarning,
             stacklevel=2,
         )
-        keys = self.list_waits_for_user(ctx, user)
-        if len(keys) > 1:
-            raise invalid_input("multiple waits exist for user; use scope-based routing instead")
-        data = self.get_session(keys[0]) if keys else None
-        return None if data is None else (keys[0], data)
+        key = only_wait(self.list_waits_for_user(ctx, user))
+        data = None if key is None else self.get_session(key)
+        return None if key is None or data is None else (key, data)
 
     @abstractmethod
     def close(self) -> None: ...

@@ -10,7 +10,12 @@ the repository's folders of the same names; import from them only to extend the 
 
 from importlib.metadata import PackageNotFoundError, version
 
+from greentic_session.adapters.bootstrap.open_async_store import (
+    OpeningAsyncStore,
+    open_async_store,
+)
 from greentic_session.adapters.bootstrap.open_store import open_store
+from greentic_session.adapters.service.async_session_store import AsyncSessionStore
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.domain.audit import (
     EventType,
@@ -47,6 +52,7 @@ except PackageNotFoundError:  # run from a checkout that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "AsyncSessionStore",
     "AuditedSessionStore",
     "EnvId",
     "ErrorCode",
@@ -57,6 +63,7 @@ __all__ = [
     "FlowId",
     "Impersonation",
     "InvocationDeadline",
+    "OpeningAsyncStore",
     "PackId",
     "ReplyScope",
     "SessionCursor",
@@ -76,6 +83,7 @@ __all__ = [
     "WaitScope",
     "__version__",
     "canonical_session_key",
+    "open_async_store",
     "open_store",
     "telegram_update_to_session_key",
     "webhook_to_session_key",

@@ -28,6 +28,7 @@ _POSTGRES_OPTIONS = {
     "max_overflow": "POSTGRES_MAX_OVERFLOW",
     "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
     "long_operation_timeout": "POSTGRES_LONG_OPERATION_TIMEOUT",
+    "command_timeout": "POSTGRES_COMMAND_TIMEOUT",
 }
 # Whole numbers, each with its least value: seconds, connections, seconds.
 _POSTGRES_NUMBERS = {
@@ -36,11 +37,13 @@ _POSTGRES_NUMBERS = {
     "max_overflow": 0,
     "lock_timeout": 0,
     "long_operation_timeout": 0,  # verify, rebuild: 0 is no limit
+    "command_timeout": 0,  # the async store's calls: 0 is no limit
 }
 _POSTGRES_DEFAULTS = {
     "POSTGRES_CONNECT_TIMEOUT": "5",
     "POSTGRES_POOL_SIZE": "4",
     "POSTGRES_MAX_OVERFLOW": "8",
+    "POSTGRES_COMMAND_TIMEOUT": "30",
 }
 
 

@@ -3,51 +3,39 @@
 Each operation loads what it needs from the read models, lets the `Session` aggregate
 decide (all rules live in `domain`), and saves the events with their read-model changes
 in one transaction. Backends differ only in the recorder and the reader they plug in.
+The operations that read the read models or write are `SessionOperations`, shared with
+the async store and run here without an event loop; the audit tools over the log are
+`AuditTrail` and `EventTransfer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import IO, TypeVar
-from uuid import uuid4
+from typing import IO
 
 from greentic_session.adapters.service.audit_trail import AuditTrail
 from greentic_session.adapters.service.event_transfer import EventTransfer
+from greentic_session.adapters.service.session_operations import SessionOperations, scope_arg
 from greentic_session.adapters.service.store_options import StoreOptions
-from greentic_session.adapters.service.unit_of_work import UnitOfWork, WriteLoop
+from greentic_session.adapters.service.store_ports import LogPorts, Runner, blocking_pause
+from greentic_session.adapters.service.sync_driver import at_once, run_sync
 from greentic_session.adapters.storage.database_errors import database_errors
-from greentic_session.adapters.storage.session_log import OpenedLog
+from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input, not_found
+from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
-from greentic_session.domain.operation import trace_of
 from greentic_session.domain.progress import Progress, no_progress
-from greentic_session.domain.rules import (
-    ensure_context_size,
-    expect,
-    expected_version_arg,
-    is_expired,
-    is_live,
-    scope_key,
-    user_key,
-    version_arg,
-)
+from greentic_session.domain.rules import expect, version_arg
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.store import AuditedSessionStore
 from greentic_session.domain.stored_session import StoredSession
-from greentic_session.domain.takeover import WaitRequest, rival_of, take_scope
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild_logged
-
-T = TypeVar("T")
-
-SWEEP_BATCH = 100
-"""Expiries a sweep records per transaction."""
 
 
 class EventSourcedSessionStore(AuditedSessionStore):
@@ -70,15 +58,13 @@ class EventSourcedSessionStore(AuditedSessionStore):
         options = options or StoreOptions()
         log_app = opened.log
         self._log = log_app
-        self._max_context_bytes = options.max_context_bytes
         self._models = opened.read_models
         self._audit = AuditTrail(log_app, opened.log_access, opened.read_models)
         self._audit.check_key()
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
         self._audit.prepare_scope_history()
-        self._clock = options.clock
-        self._writer = WriteLoop(log_app, opened.read_models, self._clock)
-        self._closed = False
+        self.options = options
+        self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
 
     # -- reads -------------------------------------------------------------------
 
@@ -90,13 +76,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises `SessionError`: `invalid_input` for an empty key, or one holding NUL or a
         lone surrogate; `unavailable` (database unreachable, store closed).
         """
-        key = SessionKey(key)
-        with self._database("get_session"):
-            stored = self._models.session_data(key)
-        if stored is None:
-            return None
-        data, expires_at = stored
-        return data if is_live(data, expires_at, self._clock()) else None
+        return run_sync(self._ops.get_session(key))
 
     def read_session(self, key: SessionKey | str) -> StoredSession | None:
         """The live session with its stream version, expiry and wait: one indexed read of
@@ -108,12 +88,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         Raises `SessionError(invalid_input)` for a bad key, `(unavailable)` when the
         database cannot be reached."""
-        key = SessionKey(key)
-        with self._database("read_session"):
-            state = self._models.session_state(key)
-        if state is None or not state.is_live(self._clock()):
-            return None
-        return StoredSession.of(state)
+        return run_sync(self._ops.read_session(key))
 
     def find_wait_by_scope(
         self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope
@@ -126,12 +101,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises `SessionError`: `invalid_input` for a bad user id, a `ctx` that is not a `TenantCtx`
         or a `scope` that is not a `ReplyScope`; `unavailable` (database unreachable, store closed).
         """
-        lookup = scope_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope))
-        with self._database("find_wait_by_scope"):
-            entry = self._models.scope_entry(lookup)
-        if entry is None or is_expired(entry.expires_at, self._clock()):
-            return None
-        return SessionKey(entry.session_key)
+        return run_sync(self._ops.find_wait_by_scope(ctx, user_id, scope))
 
     def list_waits_for_user(self, ctx: TenantCtx, user_id: UserId | str) -> list[SessionKey]:
         """The keys of `user_id`'s live waits under the caller's context, oldest
@@ -140,11 +110,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises `SessionError`: `invalid_input` for a bad user id or a `ctx` that is not a
         `TenantCtx`; `unavailable` (database unreachable, store closed).
         """
-        lookup = user_key(expect(ctx, TenantCtx, "ctx"), UserId(user_id))
-        with self._database("list_waits_for_user"):
-            entries = self._models.user_waits(lookup)
-        now = self._clock()
-        return [SessionKey(e.session_key) for e in entries if not is_expired(e.expires_at, now)]
+        return run_sync(self._ops.list_waits_for_user(ctx, user_id))
 
     # -- writes ------------------------------------------------------------------
 
@@ -158,15 +124,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         `context_json` is over the store's limit, or for arguments of the wrong type;
         `unavailable` (database unreachable, store closed).
         """
-        ctx = expect(ctx, TenantCtx, "ctx")
-        data = self._data(data)
-
-        def create(unit: UnitOfWork) -> SessionKey:
-            key = SessionKey(str(uuid4()))
-            unit.add(Session.start(ctx, key, data, unit.op))
-            return key
-
-        return self._write(create, ctx)
+        return run_sync(self._ops.create_session(ctx, data))
 
     def update_session(
         self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
@@ -184,18 +142,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         `context_json` is over the limit, for a bad key or an `expected_version` that is
         not a positive int; `unavailable` (database unreachable, store closed).
         """
-        key = SessionKey(key)
-        data = self._data(data)
-        expected = expected_version_arg(expected_version)
-
-        def update(unit: UnitOfWork) -> None:
-            # A version check needs the stored version, never this process's cached one.
-            session = unit.load(key, fresh=expected is not None)
-            if session is None:
-                raise not_found(key)
-            session.update(data, unit.op, expected)
-
-        self._write(update, data.tenant_ctx)
+        run_sync(self._ops.update_session(key, data, expected_version=expected_version))
 
     def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
         """Ends the live session under `key` and drops the index entries that still
@@ -210,16 +157,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         `invalid_input` for a bad key or a `ctx` that is not a `TenantCtx`; `unavailable`
         (database unreachable, store closed).
         """
-        key = SessionKey(key)
-        caller = _caller(ctx)
-
-        def remove(unit: UnitOfWork) -> None:
-            session = unit.load(key)
-            if session is None:
-                raise not_found(key)
-            session.remove(unit.op)
-
-        self._write(remove, caller)
+        run_sync(self._ops.remove_session(key, ctx=ctx))
 
     def register_wait(
         self,
@@ -250,24 +188,11 @@ class EventSourcedSessionStore(AuditedSessionStore):
         `conflict` with `if_absent` when a live wait holds the scope (nothing written, not even a
         new session); `unavailable` (database unreachable, store closed).
         """
-        ctx = expect(ctx, TenantCtx, "ctx")
-        user, scope, key = UserId(user_id), _scope(scope), SessionKey(session_key)
-        data = self._data(data)
-        wait = WaitRequest(ctx, user, scope, data, ttl, expect(if_absent, bool, "if_absent"))
-
-        def register(unit: UnitOfWork) -> None:
-            session = unit.load(key)
-            if session is None:
-                session = Session.start(ctx, key, data, unit.op)
-                unit.add(session)
-            entry = unit.scope_entry(wait.scope_key)
-            holder = None if entry is None else entry.session_key
-            rival_key = rival_of(holder, key)
-            # The rival as stored, never the cached state: `take_scope` says why.
-            rival = None if rival_key is None else unit.load(rival_key, fresh=True)
-            take_scope(session, wait, unit.op, holder=holder, rival=rival)
-
-        self._write(register, ctx)
+        run_sync(
+            self._ops.register_wait(
+                ctx, user_id, scope, session_key, data, ttl, if_absent=if_absent
+            )
+        )
 
     def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None:
         """Ends the session waiting under `scope` for `user_id` (the flow finished):
@@ -277,16 +202,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises `SessionError`: `invalid_input` for a bad user id, `ctx` or `scope`;
         `unavailable` (database unreachable, store closed).
         """
-        ctx = expect(ctx, TenantCtx, "ctx")
-        lookup = scope_key(ctx, UserId(user_id), _scope(scope))
-
-        def clear(unit: UnitOfWork) -> None:
-            holder = unit.scope_entry(lookup)
-            session = None if holder is None else unit.load(SessionKey(holder.session_key))
-            if session is not None:
-                session.clear_wait(lookup, unit.op)
-
-        self._write(clear, ctx)
+        run_sync(self._ops.clear_wait(ctx, user_id, scope))
 
     # -- audit and debugging ---------------------------------------------------------
 
@@ -320,7 +236,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
             raise invalid_input("give a version or an instant, not both")
         if version is not None:
             version_arg(version, "version")
-        at = None if version is not None else self._instant(at)
+        at = None if version is not None else self._ops.instant(at)
         with self._database("get_session_at"):
             return self._audit.session_at(key, version, at)
 
@@ -350,8 +266,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises `SessionError`: `invalid_input` for a bad user id, `ctx`, `scope` or a naive
         `at`; `unavailable` (database unreachable, store closed).
         """
-        ctx, user, scope = expect(ctx, TenantCtx, "ctx"), UserId(user_id), _scope(scope)
-        instant = self._instant(at)
+        ctx, user, scope = expect(ctx, TenantCtx, "ctx"), UserId(user_id), scope_arg(scope)
+        instant = self._ops.instant(at)
         with self._database("explain"):
             return self._audit.explain(ctx, user, scope, instant)
 
@@ -362,23 +278,14 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         Raises `SessionError(invalid_input)` for a prefix with NUL or lone surrogates, or a
         `limit` below 1."""
-        if not isinstance(prefix, str):
-            raise invalid_input(f"prefix must be a string, got {type(prefix).__name__}")
-        if prefix:
-            SessionKey(prefix)  # what no key can hold (NUL, lone surrogates) is refused
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise invalid_input(f"limit must be a positive int, got {limit!r}")
-        with self._database("keys_with_prefix"):
-            return [SessionKey(key) for key in self._models.keys_with_prefix(prefix, limit)]
+        return run_sync(self._ops.keys_with_prefix(prefix, limit=limit))
 
     def sessions_due(self, now: datetime | None = None) -> list[SessionKey]:
         """The live sessions past their deadline whose expiry is not recorded yet: what
         `sweep_expired(now)` would expire, read from the index, writing nothing.
 
         Raises `SessionError(invalid_input)` for a naive `now`."""
-        instant = self._instant(now)
-        with self._database("sessions_due"):
-            return [SessionKey(key) for key in self._models.due_sessions(instant)]
+        return run_sync(self._ops.sessions_due(now))
 
     def verify(self, *, progress: Progress | None = None) -> VerifyReport:
         """Checks the log's hash chains, the stream heads and the read models against
@@ -420,27 +327,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         store's clock, or a `ctx` that is not a `TenantCtx`; `unavailable` (database
         unreachable, store closed).
         """
-        caller = _caller(ctx)
-        instant = self._instant(now)
-        if instant > self._clock():
-            raise invalid_input("sweep_expired: now is later than the store's clock")
-        report = progress or no_progress
-        with self._database("sweep_expired"):
-            due = self._models.due_sessions(instant)
-
-        def expire(keys: list[str]) -> Callable[[UnitOfWork], int]:
-            def command(unit: UnitOfWork) -> int:
-                sessions = (unit.load(SessionKey(key)) for key in keys)
-                return sum(s is not None and s.expire_if_due(unit.op) for s in sessions)
-
-            return command
-
-        expired = 0
-        for start in range(0, len(due), SWEEP_BATCH):
-            expired += self._write(expire(due[start : start + SWEEP_BATCH]), caller, instant)
-            report(min(start + SWEEP_BATCH, len(due)), len(due))
-        report(len(due), len(due))
-        return expired
+        return run_sync(self._ops.sweep_expired(now, ctx=ctx, progress=progress))
 
     def export_events(
         self,
@@ -504,49 +391,23 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
         Raises `SessionError` when the database fails while closing.
         """
-        if self._closed:
+        if self._ops.closed:
             return
-        self._closed = True
+        self._ops.closed = True
         with database_errors("closing the store"):
             self._log.close()
 
-    @contextmanager
-    def _database(self, where: str) -> Iterator[None]:
+    @property
+    def session_log(self) -> SessionLog:
+        """The eventsourcing application of the log (the async store's ports use its
+        mapper and recorder)."""
+        return self._log
+
+    def log_ports(self, run: Runner, pause: Callable[[float], Awaitable[None]]) -> LogPorts:
+        """Ports over this store's log and read models, each call run by `run` (the async
+        store runs them on its worker thread)."""
+        return LogPorts(self._log, self._models, run, pause)
+
+    def _database(self, where: str) -> AbstractContextManager[None]:
         """Every call that touches the database: refused once closed, errors translated."""
-        if self._closed:
-            raise SessionError(
-                ErrorCode.UNAVAILABLE, "this store is closed; open a new one with open_store()"
-            )
-        with database_errors(where):
-            yield
-
-    def _write(
-        self,
-        command: Callable[[UnitOfWork], T],
-        ctx: TenantCtx | None,
-        now: datetime | None = None,
-    ) -> T:
-        """`ctx`: the caller's context, whose trace ids the events carry."""
-        with self._database("write"):
-            return self._writer.run(command, trace_of(ctx), now)
-
-    def _data(self, data: object) -> SessionData:
-        data = expect(data, SessionData, "data")
-        ensure_context_size(data, self._max_context_bytes)
-        return data
-
-    def _instant(self, at: datetime | None) -> datetime:
-        if at is None:
-            return self._clock()
-        if not isinstance(at, datetime) or at.tzinfo is None:
-            raise invalid_input("instants must be timezone-aware datetimes")
-        return at
-
-
-def _scope(scope: object) -> ReplyScope:
-    return expect(scope, ReplyScope, "scope")
-
-
-def _caller(ctx: object) -> TenantCtx | None:
-    """An optional caller context, for the trace ids of a write that needs no context."""
-    return None if ctx is None else expect(ctx, TenantCtx, "ctx")
+        return self._ops.database(where)

@@ -1,19 +1,19 @@
 """One write operation: the sessions it loaded, what they were, and what they became;
-and the loop that commits it atomically, retrying when a concurrent writer won."""
+and the loop that commits it atomically, retrying when a concurrent writer won.
+
+Both are coroutines over `StorePorts`: the sync store drives them without a loop
+(`sync_driver.run_sync`), the async store awaits them; the logic exists once."""
 
 from __future__ import annotations
 
 import logging
 import random
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
-from eventsourcing.persistence import IntegrityError
-
 from greentic_session.adapters.service.state_cache import StateCache
-from greentic_session.adapters.storage.session_log import READ_MODEL_CHANGES, SessionLog
+from greentic_session.adapters.service.store_ports import StorePorts
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.identifiers import SessionKey
@@ -22,14 +22,14 @@ from greentic_session.domain.rules import Clock
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.changes import Change, PutState, in_apply_order
 from greentic_session.projections.projector import pending_changes
-from greentic_session.projections.read_models import ReadModelReader, WaitEntry
+from greentic_session.projections.read_models import WaitEntry
 
 
 class UnitOfWork:
     """Loads aggregates from the state read model (never by replay) and collects changes."""
 
     def __init__(
-        self, models: ReadModelReader, cache: StateCache, op: Operation, *, fresh: bool = False
+        self, models: StorePorts, cache: StateCache, op: Operation, *, fresh: bool = False
     ) -> None:
         """`fresh`: load every state from the read model, none from the cache."""
         self.op = op
@@ -40,7 +40,7 @@ class UnitOfWork:
         self._scopes_read: dict[str, WaitEntry | None] = {}
         self._used_cache = False
 
-    def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
+    async def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
         """The key's aggregate, or None if the key never had a stream.
 
         `fresh`: from the read model even if this process cached the state it last wrote."""
@@ -48,7 +48,7 @@ class UnitOfWork:
             return self._loaded[key][1]
         state = None if fresh or self._fresh else self._cache.get(key)
         self._used_cache = self._used_cache or state is not None
-        state = state or self._models.session_state(key)
+        state = state or await self._models.session_state(key)
         if state is None:
             return None
         session = Session.restore(state)
@@ -59,20 +59,23 @@ class UnitOfWork:
         """A new stream, started in this operation."""
         self._loaded[session.session_key] = (None, session)
 
-    def scope_entry(self, scope_key: str) -> WaitEntry | None:
-        entry = self._models.scope_entry(scope_key)
+    async def scope_entry(self, scope_key: str) -> WaitEntry | None:
+        entry = await self._models.scope_entry(scope_key)
         self._scopes_read.setdefault(scope_key, entry)
         return entry
 
-    def may_have_missed_a_write(self) -> bool:
+    async def may_have_missed_a_write(self) -> bool:
         """For a command that refused or appended nothing, which no clash can check: it
         decided on a cached state, or on a scope entry and a session read after it, and
         the entry has changed since (another write came between the reads)."""
         if self._used_cache:
             return True
-        return bool(self._loaded) and any(
-            self._models.scope_entry(key) != entry for key, entry in self._scopes_read.items()
-        )
+        if not self._loaded:
+            return False
+        for key, entry in self._scopes_read.items():
+            if await self._models.scope_entry(key) != entry:
+                return True
+        return False
 
     def sessions(self) -> list[Session]:
         return [session for _, session in self._loaded.values() if session.pending_events]
@@ -109,13 +112,14 @@ class WriteLoop:
     growing pause that spreads contenders out. Last writer wins; nothing is half-written.
     """
 
-    def __init__(self, log_app: SessionLog, models: ReadModelReader, clock: Clock) -> None:
-        self._log = log_app
-        self._models = models
+    def __init__(self, ports: StorePorts, clock: Clock) -> None:
+        self._ports = ports
         self._clock = clock
         self._cache = StateCache()
 
-    def run(self, command: Callable[[UnitOfWork], T], trace: Trace, now: datetime | None) -> T:
+    async def run(
+        self, command: Callable[[UnitOfWork], Awaitable[T]], trace: Trace, now: datetime | None
+    ) -> T:
         """`now`: the operation's instant when not the clock's (a sweep at a given time).
 
         A stale read is caught by the append it leads to. A command that refuses or
@@ -124,23 +128,23 @@ class WriteLoop:
         fresh = False
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             op = Operation(now or self._clock(), trace)
-            unit = UnitOfWork(self._models, self._cache, op, fresh=fresh)
+            unit = UnitOfWork(self._ports, self._cache, op, fresh=fresh)
             try:
-                result = command(unit)
+                result = await command(unit)
             except SessionError:
-                if unit.may_have_missed_a_write():
+                if await unit.may_have_missed_a_write():
                     fresh = True
                     continue
                 unit.keep_only_expiries()
-                self._commit(unit)
+                await self._commit(unit)
                 raise
-            if not unit.sessions() and unit.may_have_missed_a_write():
+            if not unit.sessions() and await unit.may_have_missed_a_write():
                 fresh = True
                 continue
-            if self._commit(unit):
+            if await self._commit(unit):
                 return result
             log.debug("write conflict, attempt %d of %d; retrying", attempt, MAX_WRITE_ATTEMPTS)
-            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
+            await self._ports.pause(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.001 * 2**attempt)))
         log.warning("write gave up after %d conflicting attempts", MAX_WRITE_ATTEMPTS)
         raise SessionError(
             ErrorCode.CONFLICT,
@@ -148,7 +152,7 @@ class WriteLoop:
             "the same sessions; retry the operation",
         )
 
-    def _commit(self, unit: UnitOfWork) -> bool:
+    async def _commit(self, unit: UnitOfWork) -> bool:
         """False when another writer committed first (or a cached state was stale)."""
         sessions = unit.sessions()
         if not sessions:
@@ -156,14 +160,12 @@ class WriteLoop:
         changes = unit.changes()
         events = [event for session in sessions for event in session.collect_events()]
         try:
-            # The event store directly: `Application.save` would add snapshotting,
-            # notification and runtime protocol checks this store does not use.
-            self._log.events.put(events, **{READ_MODEL_CHANGES: changes})
-        except IntegrityError:
+            appended = await self._ports.append(events, changes)
+        except BaseException:
+            self._cache.drop(unit.keys())  # committed or not: unknown (cancelled, too)
+            raise
+        if not appended:
             self._cache.drop(unit.keys())
             return False
-        except Exception:
-            self._cache.drop(unit.keys())  # committed or not: unknown
-            raise
         self._cache.put(change.state for change in changes if isinstance(change, PutState))
         return True

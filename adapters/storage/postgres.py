@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -66,6 +67,20 @@ LONG_OPERATION_TIMEOUT = "POSTGRES_LONG_OPERATION_TIMEOUT"
 _SCOPE_HISTORY_LOCK = 0x67736873
 
 
+SERVER_ROLLBACKS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+"""What the server rolls back to break a tie between writers: a clash, retried."""
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """One append's SQL: one prepared statement, or (`one_statement` False) a string of
+    statements sent at once, run in order as one implicit transaction."""
+
+    text: str
+    params: list[Any]
+    one_statement: bool
+
+
 def tables_in(schema: str, events_table: str) -> SqlReadModels:
     """`events_table`: the log's table, schema-qualified and quoted."""
     return SqlReadModels(
@@ -121,28 +136,35 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         log in position order rebuilds the same read models. Nor is there the library's
         retry loop: a lost server fails the write at once with `unavailable`.
         """
-        changes = read_model_changes(kwargs)
+        plan = self.write_plan(stored_events, read_model_changes(kwargs))
+        with self.datastore.get_connection() as connection:
+            try:
+                if plan.one_statement:
+                    connection.execute(plan.text, plan.params, prepare=True)
+                else:
+                    ClientCursor(connection).execute(plan.text, plan.params)
+            except SERVER_ROLLBACKS as exc:
+                # Two writers each waiting for a row the other has just written (a
+                # deadlock): the server rolled one back. Like a clash, it is retried.
+                raise IntegrityError(f"rolled back by the server: {exc}") from exc
+        return None
+
+    def write_plan(self, stored_events: Sequence[StoredEvent], changes: list[Change]) -> WritePlan:
+        """The SQL of one append (`insert_events` says why it has two forms); no I/O, so
+        the async store's ports run the same plan on their own connections."""
         events = [
             value
             for e in stored_events
             for value in (e.originator_id, e.originator_version, e.topic, e.state)
         ]
-        with self.datastore.get_connection() as connection:
-            try:
-                if len({row_of(change) for change in changes}) == len(changes):
-                    text, params = self._as_one_statement(len(stored_events), changes)
-                    connection.execute(text, [*events, *params], prepare=True)
-                else:
-                    statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
-                    statements += self.tables.statements(changes)
-                    text = "; ".join(statement for statement, _ in statements)
-                    params = [value for _, values in statements for value in values]
-                    ClientCursor(connection).execute(text, params)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
-                # Two writers each waiting for a row the other has just written (a
-                # deadlock): the server rolled one back. Like a clash, it is retried.
-                raise IntegrityError(f"rolled back by the server: {exc}") from exc
-        return None
+        if len({row_of(change) for change in changes}) == len(changes):
+            text, params = self._as_one_statement(len(stored_events), changes)
+            return WritePlan(text, [*events, *params], one_statement=True)
+        statements = [(self._insert_events_sql(len(stored_events)), tuple(events))]
+        statements += self.tables.statements(changes)
+        text = "; ".join(statement for statement, _ in statements)
+        params = [value for _, values in statements for value in values]
+        return WritePlan(text, params, one_statement=False)
 
     @property
     def events_table(self) -> str:

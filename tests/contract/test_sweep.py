@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from greentic_session import AuditedSessionStore, ErrorCode, EventType
-from greentic_session.adapters.service.session_store import SWEEP_BATCH
+from greentic_session.adapters.service.session_operations import SWEEP_BATCH
 from tests.contract.audit_helpers import (
     CTX,
     OTHER_SCOPE,
