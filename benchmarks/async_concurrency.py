@@ -81,13 +81,9 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
     """Every subject's stores open at once; the plan runs in rounds; then the profile."""
     async with AsyncExitStack() as stack:
         plan: list[Measurement] = []
-        try:
-            url = dbs.new_url("postgres", "async")
-            ours = await stack.enter_async_context(ours_async(url, options.pool_size))
-            plan += await task_plan(OURS, seeds(ours), options.tasks)
-        except ImportError as exc:
-            ours = None
-            found.notes.append(f"{OURS} not measured: {exc} (no async store in this checkout)")
+        url = dbs.new_url("postgres", "async")
+        ours = await stack.enter_async_context(ours_async(url, options.pool_size))
+        plan += await task_plan(OURS, seeds(ours), options.tasks)
         url = dbs.new_url("postgres", "lg")
         langgraph = await stack.enter_async_context(langgraph_async(url, options.pool_size))
         plan += await task_plan(LANGGRAPH, {CYCLE: langgraph}, options.tasks)
@@ -98,7 +94,7 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
             stack.enter_context(open_store(dbs.new_url("postgres", "sync"))), options.threads
         )
         found.rows = await run_plan(plan, options.seconds, options.rounds)
-        if ours is not None and options.profile_seconds:
+        if options.profile_seconds:
             progress(f"{OURS}: profile at {max(options.tasks)} tasks")
             found.profile = await profile_ours(ours, max(options.tasks), options.profile_seconds)
 
@@ -114,12 +110,9 @@ async def blocking_rows(dbs: Databases, pool_size: int) -> list[BlockingRow]:
         with open_store(dbs.new_url(backend, "blocking")) as store:
             lag = await sync_in_coroutines(store)
         rows.append(BlockingRow(backend, "sync store in a coroutine", CALLS, lag))
-        try:
-            async with ours_async(dbs.new_url(backend, "unblocked"), pool_size) as astore:
-                lag = await async_store_updates(astore)
-            rows.append(BlockingRow(backend, "async store, awaited", CALLS, lag))
-        except ImportError:
-            pass  # noted once, by the asyncio rows
+        async with ours_async(dbs.new_url(backend, "unblocked"), pool_size) as astore:
+            lag = await async_store_updates(astore)
+        rows.append(BlockingRow(backend, "async store, awaited", CALLS, lag))
     return rows
 
 

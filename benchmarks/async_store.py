@@ -21,6 +21,7 @@ from greentic_session import (
     SessionKey,
     SessionStore,
     TenantCtx,
+    open_async_store,
     open_store,
 )
 
@@ -53,11 +54,8 @@ class AsyncStore(Protocol):
 @asynccontextmanager
 async def ours_async(url: str, pool_size: int) -> AsyncIterator[AsyncStore]:
     """Our async store on `url`, its pool `pool_size` connections (PostgreSQL)."""
-    from greentic_session import open_async_store  # type: ignore[attr-defined,unused-ignore]
-
     sized = with_query(url, pool_size=str(pool_size)) if url.startswith("postgresql") else url
-    opened: Any = open_async_store(sized)
-    async with opened as store:
+    async with open_async_store(sized) as store:
         yield store
 
 
