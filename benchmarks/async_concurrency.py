@@ -33,13 +33,13 @@ from dataclasses import dataclass
 
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
-from benchmarks.async_report import LANGGRAPH, OURS, TO_THREAD, Findings, render
+from benchmarks.async_report import LANGGRAPH, OURS, SUBJECTS, SYNC, TO_THREAD, Findings, render
 from benchmarks.async_store import AsyncStore, ours_async, ours_to_thread
 from benchmarks.async_workloads import CYCLE, WORKLOADS, Seed, langgraph_async
 from benchmarks.bench_store import header as bench_header
 from benchmarks.bench_store import progress
-from benchmarks.blocking_lag import CALLS, BlockingRow, async_store_updates, sync_in_coroutines
-from benchmarks.config import DEFAULT_PG_URL, PG_URL_VARIABLE, parse_config, sizes
+from benchmarks.blocking_lag import blocking_rows
+from benchmarks.config import DEFAULT_PG_URL, PG_URL_VARIABLE, names, parse_config, sizes
 from benchmarks.databases import Databases, databases
 from greentic_session import open_store
 
@@ -52,6 +52,7 @@ class Options:
     threads: tuple[int, ...]
     pool_size: int
     profile_seconds: float
+    subjects: tuple[str, ...]
     markdown: str | None
 
 
@@ -64,6 +65,7 @@ def parse(argv: Sequence[str]) -> Options:
     add("--rounds", type=int, default=4, help="rounds the time of each measurement is split in")
     add("--pool-size", type=int, default=10, help="connections of ours and LangGraph's pool")
     add("--profile-seconds", type=float, default=0.0, help="profile ours at the most tasks")
+    add("--subjects", default=",".join(SUBJECTS), help="comma-separated: " + ",".join(SUBJECTS))
     add("--markdown", default=None, help="write the report here")
     args = parser.parse_args(argv)
     return Options(
@@ -73,6 +75,7 @@ def parse(argv: Sequence[str]) -> Options:
         sizes(args.threads),
         args.pool_size,
         args.profile_seconds,
+        names(args.subjects, SUBJECTS, parser),
         args.markdown,
     )
 
@@ -81,39 +84,27 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
     """Every subject's stores open at once; the plan runs in rounds; then the profile."""
     async with AsyncExitStack() as stack:
         plan: list[Measurement] = []
-        url = dbs.new_url("postgres", "async")
-        ours = await stack.enter_async_context(ours_async(url, options.pool_size))
-        plan += await task_plan(OURS, seeds(ours), options.tasks)
-        url = dbs.new_url("postgres", "lg")
-        langgraph = await stack.enter_async_context(langgraph_async(url, options.pool_size))
-        plan += await task_plan(LANGGRAPH, {CYCLE: langgraph}, options.tasks)
-        url = dbs.new_url("postgres", "to_thread")
-        to_thread = await stack.enter_async_context(ours_to_thread(url))
-        plan += await task_plan(TO_THREAD, seeds(to_thread), options.tasks)
-        plan += thread_plan(
-            stack.enter_context(open_store(dbs.new_url("postgres", "sync"))), options.threads
-        )
+        enter, chosen = stack.enter_async_context, options.subjects
+        if OURS in chosen:
+            ours = await enter(ours_async(dbs.new_url("postgres", "async"), options.pool_size))
+            plan += await task_plan(OURS, seeds(ours), options.tasks)
+        if LANGGRAPH in chosen:
+            lg = await enter(langgraph_async(dbs.new_url("postgres", "lg"), options.pool_size))
+            plan += await task_plan(LANGGRAPH, {CYCLE: lg}, options.tasks)
+        if TO_THREAD in chosen:
+            to_thread = await enter(ours_to_thread(dbs.new_url("postgres", "to_thread")))
+            plan += await task_plan(TO_THREAD, seeds(to_thread), options.tasks)
+        if SYNC in chosen:
+            sync = stack.enter_context(open_store(dbs.new_url("postgres", "sync")))
+            plan += thread_plan(sync, options.threads)
         found.rows = await run_plan(plan, options.seconds, options.rounds)
-        if options.profile_seconds:
+        if OURS in chosen and options.profile_seconds:
             progress(f"{OURS}: profile at {max(options.tasks)} tasks")
             found.profile = await profile_ours(ours, max(options.tasks), options.profile_seconds)
 
 
 def seeds(store: AsyncStore) -> dict[str, Seed]:
     return {workload: seed_of(store) for workload, seed_of in WORKLOADS.items()}
-
-
-async def blocking_rows(dbs: Databases, pool_size: int) -> list[BlockingRow]:
-    rows: list[BlockingRow] = []
-    for backend in ("sqlite", "postgres"):
-        progress(f"{backend}: {CALLS} calls at once, sync in coroutines and async")
-        with open_store(dbs.new_url(backend, "blocking")) as store:
-            lag = await sync_in_coroutines(store)
-        rows.append(BlockingRow(backend, "sync store in a coroutine", CALLS, lag))
-        async with ours_async(dbs.new_url(backend, "unblocked"), pool_size) as astore:
-            lag = await async_store_updates(astore)
-        rows.append(BlockingRow(backend, "async store, awaited", CALLS, lag))
-    return rows
 
 
 def uptime() -> str:

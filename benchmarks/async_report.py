@@ -17,6 +17,7 @@ from benchmarks.report import table
 from benchmarks.timing import Stats
 
 OURS, LANGGRAPH, SYNC, TO_THREAD = "ours async", "langgraph async", "ours sync", "ours to_thread"
+SUBJECTS = (OURS, LANGGRAPH, TO_THREAD, SYNC)
 RATE_TARGETS = ((LANGGRAPH, "tasks", 1.5), (SYNC, "threads", 1.8))  # ours over them
 WORST_LAG_MS, P99_LAG_MS = 50.0, 5.0
 
@@ -119,5 +120,5 @@ def render(header: list[str], found: Findings, tasks: int) -> str:
     body += [*rows_table(found.rows), *blocking_table(found.blocking)]
     body += [f"- {note}" for note in found.notes]
     if found.profile:
-        body += ["", "## Where ours spends its time", "", *found.profile]
+        body += ["## Where ours spends its time", "", *found.profile]
     return "\n".join(body).rstrip() + "\n"

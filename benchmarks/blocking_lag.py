@@ -12,10 +12,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from benchmarks.async_store import AsyncStore
+from benchmarks.async_store import AsyncStore, ours_async
+from benchmarks.bench_store import progress
+from benchmarks.databases import Databases
 from benchmarks.inputs import ctx_of, data_of, serial, spread_user
 from benchmarks.loop_lag import Lag, LagMonitor
-from greentic_session import SessionData, SessionKey, SessionStore
+from greentic_session import SessionData, SessionKey, SessionStore, open_store
 
 CALLS = 50
 ROUNDS = 5
@@ -62,3 +64,17 @@ async def async_store_updates(store: AsyncStore) -> Lag:
         for i in range(CALLS)
     ]
     return await lag_of_updates(store.update_session, keys)
+
+
+async def blocking_rows(dbs: Databases, pool_size: int) -> list[BlockingRow]:
+    """On SQLite and PostgreSQL: the sync store blocking the loop, then ours, awaited."""
+    rows: list[BlockingRow] = []
+    for backend in ("sqlite", "postgres"):
+        progress(f"{backend}: {CALLS} calls at once, sync in coroutines and async")
+        with open_store(dbs.new_url(backend, "blocking")) as store:
+            lag = await sync_in_coroutines(store)
+        rows.append(BlockingRow(backend, "sync store in a coroutine", CALLS, lag))
+        async with ours_async(dbs.new_url(backend, "unblocked"), pool_size) as astore:
+            lag = await async_store_updates(astore)
+        rows.append(BlockingRow(backend, "async store, awaited", CALLS, lag))
+    return rows
