@@ -229,6 +229,12 @@ class AsyncSessionStore:
     async def current_read_models(self) -> MemoryReadModels:
         return await self._in_worker(self._twin.current_read_models)
 
+    def pool_stats(self) -> dict[str, int]:
+        """On PostgreSQL, the async pool's figures (psycopg_pool's `get_stats()`:
+        `pool_size` connections open, `pool_available` of them idle, `requests_waiting`
+        for one...), for monitoring; `{}` on SQLite and memory. Raises nothing."""
+        return {} if self._native is None else dict(self._native.pool.get_stats())
+
     async def close(self) -> None:
         """Releases the pool's connections and the worker thread; later calls raise
         `SessionError(unavailable)`. Closing twice is harmless.

@@ -405,7 +405,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
     def log_ports(self, run: Runner, pause: Callable[[float], Awaitable[None]]) -> LogPorts:
         """Ports over this store's log and read models, each call run by `run` (the async
-        store runs them on its worker thread)."""
+        store runs them on its worker thread). Raises nothing; the ports raise what the
+        backend's calls raise."""
         return LogPorts(self._log, self._models, run, pause)
 
     def _database(self, where: str) -> AbstractContextManager[None]:

@@ -130,22 +130,27 @@ class AsyncPostgresPorts:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """A pooled connection for one statement, shut if the server never answers."""
-        async with self.pool.connection() as connection:
-            if self._deadline is None:
-                yield connection
-                return
-            aborted: list[bool] = []
+        """A pooled connection for one statement, shut if the server never answers.
+
+        Its return to the pool is shielded: a task cancelled while the pool takes the
+        connection back (psycopg_pool's `putconn` awaits) would otherwise lose it, and
+        the pool, still counting it, would never replace it."""
+        connection = await self.pool.getconn()
+        aborted: list[bool] = []
+        timer = None
+        if self._deadline is not None:
             loop = asyncio.get_running_loop()
             timer = loop.call_later(self._deadline + ABORT_GRACE, _shut, connection, aborted)
-            try:
-                yield connection
-            except psycopg.OperationalError as exc:
-                if aborted:
-                    raise self._timed_out() from exc
-                raise
-            finally:
+        try:
+            yield connection
+        except psycopg.OperationalError as exc:
+            if aborted:
+                raise self._timed_out() from exc
+            raise
+        finally:
+            if timer is not None:
                 timer.cancel()
+            await asyncio.shield(self.pool.putconn(connection))
 
     def _timed_out(self) -> SessionError:
         return SessionError(
