@@ -30,6 +30,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from importlib.util import find_spec
 
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
@@ -88,7 +89,7 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
         if OURS in chosen:
             ours = await enter(ours_async(dbs.new_url("postgres", "async"), options.pool_size))
             plan += await task_plan(OURS, seeds(ours), options.tasks)
-        if LANGGRAPH in chosen:
+        if LANGGRAPH in chosen and langgraph_installed(found):
             lg = await enter(langgraph_async(dbs.new_url("postgres", "lg"), options.pool_size))
             plan += await task_plan(LANGGRAPH, {CYCLE: lg}, options.tasks)
         if TO_THREAD in chosen:
@@ -101,6 +102,14 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
         if OURS in chosen and options.profile_seconds:
             progress(f"{OURS}: profile at {max(options.tasks)} tasks")
             found.profile = await profile_ours(ours, max(options.tasks), options.profile_seconds)
+
+
+def langgraph_installed(found: Findings) -> bool:
+    """LangGraph comes with the `bench` extra; without it its rows are left out, said so."""
+    if find_spec("langgraph.checkpoint.postgres") is not None:
+        return True
+    found.notes.append(f"{LANGGRAPH} not measured: pip install -e '.[bench]'")
+    return False
 
 
 def seeds(store: AsyncStore) -> dict[str, Seed]:

@@ -1,9 +1,13 @@
 """The asyncio benchmark section at a tiny size (0.5 s, 1 and 2 tasks), so it cannot rot
-between its long runs: every subject gets its rows, every target a verdict."""
+between its long runs: every subject gets its rows, every target a verdict.
+
+LangGraph's saver comes with the `bench` extra, which CI does not install: where it is
+missing, its rows and its target are left out and a note says how to get them."""
 
 from __future__ import annotations
 
 import re
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from benchmarks.config import PG_URL_VARIABLE
 
 pytestmark = pytest.mark.postgres
 
+LANGGRAPH_INSTALLED = find_spec("langgraph.checkpoint.postgres") is not None
 RATE = re.compile(r"^[\d,]+$")
 EXPECTED_ROWS = {
     *(
@@ -21,13 +26,14 @@ EXPECTED_ROWS = {
         for w in ("update + get cycle", "turn")
         for c in ("1 task", "2 tasks")
     ),
-    *(("langgraph async", "update + get cycle", c) for c in ("1 task", "2 tasks")),
     *(
         ("ours sync", w, c)
         for w in ("update + get cycle", "turn")
         for c in ("1 thread", "2 threads")
     ),
 }
+if LANGGRAPH_INSTALLED:
+    EXPECTED_ROWS |= {("langgraph async", "update + get cycle", c) for c in ("1 task", "2 tasks")}
 
 
 def table_rows(report: str, title: str) -> list[list[str]]:
@@ -67,7 +73,19 @@ def test_every_asyncio_row_has_the_loops_lag_and_no_thread_row_has_one(
 def test_every_target_gets_a_pass_or_a_miss(run: tuple[str, Path]) -> None:
     targets = table_rows(run[0], "Targets at 2 tasks")
     assert len(targets) == 5
-    assert all(row[3] in ("PASS", "MISS") for row in targets), targets
+    judged = [row for row in targets if LANGGRAPH_INSTALLED or "langgraph" not in row[0]]
+    assert len(judged) == (5 if LANGGRAPH_INSTALLED else 4)
+    assert all(row[3] in ("PASS", "MISS") for row in judged), targets
+
+
+def test_without_the_bench_extra_langgraph_is_left_out_with_a_note(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PG_URL_VARIABLE, pg_dsn)
+    monkeypatch.setattr("benchmarks.async_concurrency.find_spec", lambda name: None)
+    report = main(["--seconds", "0.2", "--tasks", "1", "--subjects", "langgraph async"])
+    assert not [line for line in report.splitlines() if line.startswith("| langgraph async")]
+    assert "- langgraph async not measured: pip install -e '.[bench]'" in report.splitlines()
 
 
 def test_the_before_and_after_show_the_sync_and_the_async_store_on_both_backends(
