@@ -30,7 +30,6 @@ import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from importlib.util import find_spec
 
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
@@ -40,8 +39,9 @@ from benchmarks.async_workloads import CYCLE, WORKLOADS, Seed, langgraph_async
 from benchmarks.bench_store import header as bench_header
 from benchmarks.bench_store import progress
 from benchmarks.blocking_lag import blocking_rows
-from benchmarks.config import DEFAULT_PG_URL, PG_URL_VARIABLE, names, parse_config, sizes
+from benchmarks.config import bench_pg_url, names, parse_config, sizes
 from benchmarks.databases import Databases, databases
+from benchmarks.langgraph_baseline import saver_installed
 from greentic_session import open_store
 
 
@@ -106,7 +106,7 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
 
 def langgraph_installed(found: Findings) -> bool:
     """LangGraph comes with the `bench` extra; without it its rows are left out, said so."""
-    if find_spec("langgraph.checkpoint.postgres") is not None:
+    if saver_installed():
         return True
     found.notes.append(f"{LANGGRAPH} not measured: pip install -e '.[bench]'")
     return False
@@ -124,10 +124,9 @@ def uptime() -> str:
 def main(argv: Sequence[str] | None = None) -> str:
     argv = list(sys.argv[1:] if argv is None else argv)
     options = parse(argv)
-    pg_url = os.environ.get(PG_URL_VARIABLE) or DEFAULT_PG_URL
     command = shlex.join(["python", "-m", "benchmarks.async_concurrency", *argv])
     load_before, found = uptime(), Findings()
-    with databases(pg_url) as dbs:
+    with databases(bench_pg_url()) as dbs:
         asyncio.run(measure(dbs, options, found))
         found.blocking = asyncio.run(blocking_rows(dbs, options.pool_size))
     config = parse_config(["--backends", "postgres"])

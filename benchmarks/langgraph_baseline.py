@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from importlib.util import find_spec
 from typing import Any
 
 import psycopg
@@ -79,6 +80,14 @@ def saver_connection(url: str) -> dict[str, Any]:
         "row_factory": dict_row,
         "options": f"-c search_path={schema_of(url)}",
     }
+
+
+def saver_installed() -> bool:
+    """LangGraph's PostgreSQL checkpointer comes with the `bench` extra."""
+    try:
+        return find_spec("langgraph.checkpoint.postgres") is not None
+    except ModuleNotFoundError:  # no `langgraph` package at all
+        return False
 
 
 def langgraph_version() -> str:

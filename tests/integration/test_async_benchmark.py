@@ -7,17 +7,17 @@ missing, its rows and its target are left out and a note says how to get them.""
 from __future__ import annotations
 
 import re
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
 from benchmarks.async_concurrency import main
 from benchmarks.config import PG_URL_VARIABLE
+from benchmarks.langgraph_baseline import saver_installed
 
 pytestmark = pytest.mark.postgres
 
-LANGGRAPH_INSTALLED = find_spec("langgraph.checkpoint.postgres") is not None
+LANGGRAPH_INSTALLED = saver_installed()
 RATE = re.compile(r"^[\d,]+$")
 EXPECTED_ROWS = {
     *(
@@ -82,7 +82,7 @@ def test_without_the_bench_extra_langgraph_is_left_out_with_a_note(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PG_URL_VARIABLE, pg_dsn)
-    monkeypatch.setattr("benchmarks.async_concurrency.find_spec", lambda name: None)
+    monkeypatch.setattr("benchmarks.async_concurrency.saver_installed", lambda: False)
     report = main(["--seconds", "0.2", "--tasks", "1", "--subjects", "langgraph async"])
     assert not [line for line in report.splitlines() if line.startswith("| langgraph async")]
     assert "- langgraph async not measured: pip install -e '.[bench]'" in report.splitlines()
