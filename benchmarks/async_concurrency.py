@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
 from benchmarks.async_report import LANGGRAPH, OURS, SUBJECTS, SYNC, TO_THREAD, Findings, render
+from benchmarks.async_runner import idle_round
 from benchmarks.async_store import AsyncStore, ours_async, ours_to_thread
 from benchmarks.async_workloads import CYCLE, WORKLOADS, Seed, langgraph_async
 from benchmarks.bench_store import header as bench_header
@@ -98,7 +99,10 @@ async def measure(dbs: Databases, options: Options, found: Findings) -> None:
         if SYNC in chosen:
             sync = stack.enter_context(open_store(dbs.new_url("postgres", "sync")))
             plan += thread_plan(sync, options.threads)
-        found.rows = await run_plan(plan, options.seconds, options.rounds)
+        floor = Measurement("no store", "the loop alone", 0, "tasks", idle_round)
+        found.rows = await run_plan([*plan, floor], options.seconds, options.rounds)
+        found.rows.pop()
+        found.floor = floor.tally.lag()
         if OURS in chosen and options.profile_seconds:
             progress(f"{OURS}: profile at {max(options.tasks)} tasks")
             found.profile = await profile_ours(ours, max(options.tasks), options.profile_seconds)

@@ -20,6 +20,7 @@ OURS, LANGGRAPH, SYNC, TO_THREAD = "ours async", "langgraph async", "ours sync",
 SUBJECTS = (OURS, LANGGRAPH, TO_THREAD, SYNC)
 RATE_TARGETS = ((LANGGRAPH, "tasks", 1.5), (SYNC, "threads", 1.8))  # ours over them
 WORST_LAG_MS, P99_LAG_MS = 50.0, 5.0
+LAG_NAMES = ("worst", "p99", "p50")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Findings:
     blocking: list[BlockingRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     profile: list[str] = field(default_factory=list)
+    floor: Lag | None = None  # the loop's lag with no task on it, in the same rounds
 
 
 def ms(value_us: float) -> str:
@@ -113,10 +115,18 @@ def blocking_table(rows: list[BlockingRow]) -> list[str]:
     return table("Before and after: the loop's lag while 50 calls run", head, cells, 3)
 
 
+def floor_line(floor: Lag) -> str:
+    cells = zip(LAG_NAMES, lag_cells(floor), strict=True)
+    figures = ", ".join(f"{name} {value} ms" for name, value in cells)
+    return f"The loop's lag with no task on it, in the same rounds (the machine's own): {figures}."
+
+
 def render(header: list[str], found: Findings, tasks: int) -> str:
     targets = target_lines(found.rows, tasks)
     head = ["target", "measured", "goal", "status"]
     body = [*header, "", *table(f"Targets at {tasks} tasks", head, targets, 1)]
+    if found.floor is not None:
+        body += [floor_line(found.floor), ""]
     body += [*rows_table(found.rows), *blocking_table(found.blocking)]
     body += [f"- {note}" for note in found.notes]
     if found.profile:

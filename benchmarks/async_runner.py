@@ -83,3 +83,11 @@ async def tasks_round(cycles: list[NextCycle], seconds: float, tally: Tally) -> 
         gc.unfreeze()
     tally.add(found)
     tally.lateness_ns += monitor.lateness_ns
+
+
+async def idle_round(seconds: float, tally: Tally) -> None:
+    """The loop with nothing on it but the monitor: the lag the machine alone causes."""
+    async with LagMonitor() as monitor:
+        await asyncio.sleep(seconds)
+    tally.wall_s += seconds
+    tally.lateness_ns += monitor.lateness_ns

@@ -88,6 +88,14 @@ def test_without_the_bench_extra_langgraph_is_left_out_with_a_note(
     assert "- langgraph async not measured: pip install -e '.[bench]'" in report.splitlines()
 
 
+def test_the_loops_own_lag_with_no_task_is_given_beside_the_targets(
+    run: tuple[str, Path],
+) -> None:
+    floor = [line for line in run[0].splitlines() if line.startswith("The loop's lag with no task")]
+    assert len(floor) == 1
+    assert re.search(r"worst [\d.,]+ ms, p99 [\d.,]+ ms, p50 [\d.,]+ ms\.$", floor[0]), floor
+
+
 def test_the_before_and_after_show_the_sync_and_the_async_store_on_both_backends(
     run: tuple[str, Path],
 ) -> None:
