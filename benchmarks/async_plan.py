@@ -8,6 +8,7 @@ threads blocks the loop while it runs: nothing else is on the loop then.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,8 +34,8 @@ class Measurement:
     tally: Tally = field(default_factory=Tally)
 
     def row(self) -> AsyncRow:
-        stats, lag = self.tally.stats(), self.tally.lag()
-        return AsyncRow(self.subject, self.workload, self.size, self.unit, stats, lag)
+        stats, lag, cpu = self.tally.stats(), self.tally.lag(), self.tally.cpu_us_per_cycle()
+        return AsyncRow(self.subject, self.workload, self.size, self.unit, stats, lag, cpu)
 
 
 async def task_plan(
@@ -53,7 +54,9 @@ def thread_plan(store: SessionStore, counts: Iterable[int]) -> list[Measurement]
     """Each workload with each number of writer threads on the one sync store."""
 
     async def threads_round(prepares: list[Prepare], seconds: float, tally: Tally) -> None:
-        tally.add(thread_results(prepares, seconds))
+        cpu_before = time.process_time()  # the threads' warm-up calls are in it: a few
+        found = thread_results(prepares, seconds)
+        tally.add(found, time.process_time() - cpu_before)
 
     plan = []
     for workload in WORKLOADS:

@@ -31,6 +31,7 @@ class AsyncRow:
     unit: str  # "tasks" or "threads"
     stats: Stats
     lag: Lag | None  # the loop's, for asyncio rows
+    cpu_us: float  # the client process's CPU a cycle
 
 
 @dataclass
@@ -63,11 +64,12 @@ def row_cells(row: AsyncRow) -> list[str]:
     stats = row.stats
     rate = f"{stats.ops_per_s:,.0f}"
     cells = [row.subject, row.workload, counted(row.size, row.unit), rate]
-    return [*cells, ms(stats.p50_us), ms(stats.p99_us), *lag_cells(row.lag)]
+    timing = [ms(stats.p50_us), ms(stats.p99_us), f"{row.cpu_us:,.0f}"]
+    return [*cells, *timing, *lag_cells(row.lag)]
 
 
 def rows_table(rows: list[AsyncRow]) -> list[str]:
-    head = ["subject", "workload", "concurrency", "cycles/s", "p50 ms", "p99 ms"]
+    head = ["subject", "workload", "concurrency", "cycles/s", "p50 ms", "p99 ms", "CPU µs/cycle"]
     head += ["lag worst ms", "lag p99 ms", "lag p50 ms"]
     cells = [row_cells(row) for row in rows]
     return table("Cycles on PostgreSQL, tasks on one store", head, cells, 3)

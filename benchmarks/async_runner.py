@@ -6,7 +6,8 @@ and every task runs cycles until the round's time has passed. A measurement's fi
 up its rounds (`Tally`): throughput is all cycles over the summed wall time of the rounds
 (each round's wall is its longest task's, as for the writer threads of `concurrency.py`);
 a cycle's latency is its await, waiting for a pooled connection and for the loop included:
-what a request handler would see.
+what a request handler would see. The process's CPU time over the timed part gives the
+client's CPU a cycle.
 """
 
 from __future__ import annotations
@@ -32,10 +33,16 @@ class Tally:
     cycles_ns: list[int] = field(default_factory=list)
     wall_s: float = 0.0
     lateness_ns: list[int] = field(default_factory=list)
+    cpu_s: float = 0.0  # this process's CPU time (every thread) while the rounds ran
 
-    def add(self, found: Found) -> None:
+    def add(self, found: Found, cpu_s: float) -> None:
         self.cycles_ns += [sample for timed, _ in found for sample in timed]
         self.wall_s += max(wall for _, wall in found)
+        self.cpu_s += cpu_s
+
+    def cpu_us_per_cycle(self) -> float:
+        """The client's CPU a cycle: what bounds a loaded process, whatever the wall clock."""
+        return self.cpu_s / len(self.cycles_ns) * 1e6 if self.cycles_ns else float("nan")
 
     def stats(self) -> Stats:
         return Stats.of_wall(self.cycles_ns, self.wall_s)
@@ -77,11 +84,13 @@ async def tasks_round(cycles: list[NextCycle], seconds: float, tally: Tally) -> 
     gc.freeze()  # the seeded inputs and the harness stay out of the collector's view
     try:
         await barrier.wait()
+        cpu_before = time.process_time()
         async with LagMonitor() as monitor:
             found = await asyncio.gather(*running)
+        cpu_s = time.process_time() - cpu_before
     finally:
         gc.unfreeze()
-    tally.add(found)
+    tally.add(found, cpu_s)
     tally.lateness_ns += monitor.lateness_ns
 
 

@@ -57,6 +57,7 @@ def test_every_subject_workload_and_concurrency_gets_a_measured_row(run: tuple[s
     assert {(r[0], r[1], r[2]) for r in rows} == EXPECTED_ROWS
     assert len(rows) == len(EXPECTED_ROWS)
     assert all(RATE.match(r[3]) and r[3] != "0" for r in rows), rows
+    assert all(RATE.match(r[6]) and r[6] != "0" for r in rows), rows  # CPU µs a cycle
 
 
 def test_every_asyncio_row_has_the_loops_lag_and_no_thread_row_has_one(
@@ -66,8 +67,8 @@ def test_every_asyncio_row_has_the_loops_lag_and_no_thread_row_has_one(
     asyncio_rows = [r for r in rows if r[2].endswith(("task", "tasks"))]
     thread_rows = [r for r in rows if r[2].endswith(("thread", "threads"))]
     assert len(asyncio_rows) + len(thread_rows) == len(rows)
-    assert all(r[6] and r[7] and r[8] for r in asyncio_rows), asyncio_rows
-    assert not any(r[6] or r[7] or r[8] for r in thread_rows), thread_rows
+    assert all(r[7] and r[8] and r[9] for r in asyncio_rows), asyncio_rows
+    assert not any(r[7] or r[8] or r[9] for r in thread_rows), thread_rows
 
 
 def test_every_target_gets_a_pass_or_a_miss(run: tuple[str, Path]) -> None:
