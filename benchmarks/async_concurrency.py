@@ -27,9 +27,10 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from importlib import import_module
 
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
@@ -55,6 +56,7 @@ class Options:
     pool_size: int
     profile_seconds: float
     subjects: tuple[str, ...]
+    loop: str
     markdown: str | None
 
 
@@ -68,6 +70,7 @@ def parse(argv: Sequence[str]) -> Options:
     add("--pool-size", type=int, default=10, help="connections of ours and LangGraph's pool")
     add("--profile-seconds", type=float, default=0.0, help="profile ours at the most tasks")
     add("--subjects", default=",".join(SUBJECTS), help="comma-separated: " + ",".join(SUBJECTS))
+    add("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop")
     add("--markdown", default=None, help="write the report here")
     args = parser.parse_args(argv)
     return Options(
@@ -78,6 +81,7 @@ def parse(argv: Sequence[str]) -> Options:
         args.pool_size,
         args.profile_seconds,
         names(args.subjects, SUBJECTS, parser),
+        args.loop,
         args.markdown,
     )
 
@@ -125,14 +129,23 @@ def uptime() -> str:
     return done.stdout.strip() or f"load average {os.getloadavg()}"
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """asyncio's own loop, or uvloop's (`pip install uvloop`), a loop written in C."""
+    if name == "asyncio":
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = import_module(name).new_event_loop
+    return factory
+
+
 def main(argv: Sequence[str] | None = None) -> str:
     argv = list(sys.argv[1:] if argv is None else argv)
     options = parse(argv)
     command = shlex.join(["python", "-m", "benchmarks.async_concurrency", *argv])
     load_before, found = uptime(), Findings()
-    with databases(bench_pg_url()) as dbs:
-        asyncio.run(measure(dbs, options, found))
-        found.blocking = asyncio.run(blocking_rows(dbs, options.pool_size))
+    runner = asyncio.Runner(loop_factory=loop_factory(options.loop))
+    with databases(bench_pg_url()) as dbs, runner:
+        runner.run(measure(dbs, options, found))
+        found.blocking = runner.run(blocking_rows(dbs, options.pool_size))
     config = parse_config(["--backends", "postgres"])
     header = [
         "# asyncio concurrency: ours async, LangGraph async, the sync store",
@@ -141,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> str:
         "",
         bench_header(config),
         f"Pool: {options.pool_size} connections for ours async and LangGraph's; the sync store's "
-        f"default pool; {options.seconds:g} s a measurement after a warm-up.",
+        f"default pool; {options.seconds:g} s a measurement in {options.rounds} rounds, each after "
+        f"a warm-up; event loop: {options.loop}.",
         f"Load before: `{load_before}`; after: `{uptime()}`.",
     ]
     report = render(header, found, max(options.tasks))
