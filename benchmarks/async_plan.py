@@ -56,7 +56,7 @@ def thread_plan(store: SessionStore, counts: Iterable[int]) -> list[Measurement]
     async def threads_round(prepares: list[Prepare], seconds: float, tally: Tally) -> None:
         cpu_before = time.process_time()  # the threads' warm-up calls are in it: a few
         found = thread_results(prepares, seconds)
-        tally.add(found, time.process_time() - cpu_before)
+        tally.add_threads(found, time.process_time() - cpu_before)
 
     plan = []
     for workload in WORKLOADS:
