@@ -21,69 +21,28 @@ over `--rounds` alternating rounds, each after a warm-up; benchmarks/async_plan.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from importlib import import_module
 
+from benchmarks.async_options import Options, loop_factory, parse
 from benchmarks.async_plan import Measurement, run_plan, task_plan, thread_plan
 from benchmarks.async_profile import profile_ours
-from benchmarks.async_report import LANGGRAPH, OURS, SUBJECTS, SYNC, TO_THREAD, Findings, render
+from benchmarks.async_report import LANGGRAPH, OURS, SYNC, TO_THREAD, Findings, render
 from benchmarks.async_runner import idle_round
 from benchmarks.async_store import AsyncStore, ours_async, ours_to_thread
 from benchmarks.async_workloads import CYCLE, WORKLOADS, Seed, langgraph_async
 from benchmarks.bench_store import header as bench_header
 from benchmarks.bench_store import progress
 from benchmarks.blocking_lag import blocking_rows
-from benchmarks.config import bench_pg_url, names, parse_config, sizes
+from benchmarks.config import bench_pg_url, parse_config
 from benchmarks.databases import Databases, databases
 from benchmarks.langgraph_baseline import saver_installed
 from greentic_session import open_store
-
-
-@dataclass(frozen=True)
-class Options:
-    seconds: float
-    rounds: int
-    tasks: tuple[int, ...]
-    threads: tuple[int, ...]
-    pool_size: int
-    profile_seconds: float
-    subjects: tuple[str, ...]
-    loop: str
-    markdown: str | None
-
-
-def parse(argv: Sequence[str]) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.async_concurrency")
-    add = parser.add_argument
-    add("--seconds", type=float, default=5.0, help="wall time of each measurement")
-    add("--tasks", default="1,10,100", help="concurrent asyncio tasks (the last is the target's)")
-    add("--threads", default="1,8", help="writer threads of the sync store (1 is the reference)")
-    add("--rounds", type=int, default=4, help="rounds the time of each measurement is split in")
-    add("--pool-size", type=int, default=10, help="connections of ours and LangGraph's pool")
-    add("--profile-seconds", type=float, default=0.0, help="profile ours at the most tasks")
-    add("--subjects", default=",".join(SUBJECTS), help="comma-separated: " + ",".join(SUBJECTS))
-    add("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop")
-    add("--markdown", default=None, help="write the report here")
-    args = parser.parse_args(argv)
-    return Options(
-        args.seconds,
-        args.rounds,
-        sizes(args.tasks),
-        sizes(args.threads),
-        args.pool_size,
-        args.profile_seconds,
-        names(args.subjects, SUBJECTS, parser),
-        args.loop,
-        args.markdown,
-    )
 
 
 async def measure(dbs: Databases, options: Options, found: Findings) -> None:
@@ -127,14 +86,6 @@ def seeds(store: AsyncStore) -> dict[str, Seed]:
 def uptime() -> str:
     done = subprocess.run(["uptime"], capture_output=True, text=True)
     return done.stdout.strip() or f"load average {os.getloadavg()}"
-
-
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """asyncio's own loop, or uvloop's (`pip install uvloop`), a loop written in C."""
-    if name == "asyncio":
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = import_module(name).new_event_loop
-    return factory
 
 
 def main(argv: Sequence[str] | None = None) -> str:
