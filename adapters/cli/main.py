@@ -9,7 +9,12 @@ from typing import Any
 
 import click
 
-from greentic_session.adapters.cli import audit_commands, maintenance_commands, setup_commands
+from greentic_session.adapters.cli import (
+    archive_command,
+    audit_commands,
+    maintenance_commands,
+    setup_commands,
+)
 from greentic_session.adapters.cli.demo import DEMO_URL_HELP, run_demo
 from greentic_session.adapters.cli.options import VERBOSE, common_options, verbose_option
 from greentic_session.adapters.cli.output import emit_json, say
@@ -95,6 +100,7 @@ def demo(url: str | None, as_json: bool) -> None:
 for command in (
     *audit_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
+    archive_command.archive,
     *setup_commands.COMMANDS,
 ):
     main.add_command(command)

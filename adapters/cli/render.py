@@ -18,8 +18,15 @@ from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
 
 HISTORY_COLUMNS = (
-    "v", "pos", "recorded (UTC)", "event", "actor / trace", "flow / node", "scope",
-    "expires", "hash",
+    "v",
+    "pos",
+    "recorded (UTC)",
+    "event",
+    "actor / trace",
+    "flow / node",
+    "scope",
+    "expires",
+    "hash",
 )
 WAIT_COLUMNS = ("session", "flow", "node", "wait reason", "expires")
 
@@ -29,6 +36,10 @@ def history(key: str, events: Sequence[SessionEvent]) -> RenderableType:
     grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
     for e in events:
         event = e.type.value + (f" by {e.superseded_by}" if e.superseded_by else "")
+        if e.archive_digest:
+            event = (
+                f"v1..v{e.version} archived ({e.archived_events} events, {e.archive_digest[:12]})"
+            )
         actor = f"{e.actor or '-'} / {e.trace_id or '-'}"
         flow = "-" if e.data is None else f"{e.data.flow_id} / {e.data.cursor.node_pointer}"
         scope = scope_text(e.scope)
@@ -150,6 +161,8 @@ def explanation(result: Explanation, scope: ReplyScope, user: str) -> Renderable
 
 def report(result: VerifyReport) -> RenderableType:
     checked = f"{result.streams} streams, {result.events} events"
+    for archive in result.archived:
+        checked += f"; {archive.streams} streams archived (archive digest {archive.digest})"
     if result.ok:
         return Text(f"verify: ok ({checked} checked)", style="green")
     head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")

@@ -84,7 +84,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 )
             logged = {}
             for stored, position in zip(stored_events, positions, strict=True):
-                self._positions.setdefault(_stream_of(stored), {})[stored.originator_version] = position
+                self._positions.setdefault(_stream_of(stored), {})[stored.originator_version] = (
+                    position
+                )
                 logged[(_stream_of(stored), stored.originator_version)] = position
             self.read_models.apply(changes, logged)
             return positions
@@ -153,7 +155,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             deleted = 0
             for tombstone in tombstones:
                 stream = stream_id(tombstone.session_key)
-                live = [p for p in self._positions.get(stream, {}).values() if p not in self._archived]
+                live = [
+                    p for p in self._positions.get(stream, {}).values() if p not in self._archived
+                ]
                 self._archived.update(live)
                 deleted += len(live)
                 self._tombstones.setdefault(stream, []).append(tombstone)

@@ -90,7 +90,7 @@ def test_a_new_life_on_an_archived_key_continues_its_chain(
     archived(store, fake_clock)
     tombstone = store.history("removed-early")[0]
     wait(store, "removed-early")
-    entry, revived, *_ = store.history("removed-early")
+    _, revived, *_ = store.history("removed-early")
     assert (revived.version, revived.prev_hash) == (4, tombstone.hash)
     assert store.get_session("removed-early") is not None
     assert store.verify().ok
@@ -174,7 +174,7 @@ def test_export_and_import_keep_the_tombstones(
         copy.import_events(io.StringIO(exported.getvalue()))
         assert copy.verify().ok
         assert copy.history("removed-early") == store.history("removed-early")
-        assert [e.type for e in copy.history("cleared-early")][0] is EventType.ARCHIVED
+        assert copy.history("cleared-early")[0].type is EventType.ARCHIVED
 
 
 def test_a_due_expiry_not_yet_recorded_is_not_archived(
