@@ -124,9 +124,7 @@ def test_the_runtime_role_explains_a_store_made_before_the_scope_history_from_th
     with open_store(set_up.runtime_url) as store:
         first = store.create_session(CTX, make_data(CTX))
         store.register_wait(CTX, "alice", chat, first, make_data(CTX))
-    set_up.admin(
-        sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_scope_history"))
-    )
+    set_up.admin(sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_scope_history")))
 
     with caplog.at_level(logging.WARNING), open_store(set_up.runtime_url) as store:
         assert store.explain(CTX, "alice", chat).session_key == first
