@@ -15,8 +15,9 @@ the store), `verify`, `rebuild_projections`, `explain` (one scope), `history` (o
 session), `export_events`, `sweep_expired` (it writes), `archive` (every session ended
 before now: it deletes), `verify_after_archive` (verify through the tombstones). Each
 cell is the call's wall time and the process's peak RSS. An operation that raises or
-passes `--timeout` is a "fails: <code>" cell with its time, not the end of the run; when import fails, the store is
-filled through the public API instead (one transaction a write, slow) and the notes say so.
+passes `--timeout` is a "fails: <code>" cell with its time, not the end of the run; when
+import fails, the store is filled through the public API instead (one transaction a write,
+slow) and the notes say so.
 The table is printed (progress goes to stderr) and written to `--markdown`.
 """
 
