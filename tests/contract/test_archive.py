@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from greentic_session import open_store
+from greentic_session import AsyncSessionStore, open_store
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.adapters.storage.encryption import new_key
 from greentic_session.adapters.storage.log_access import EndedStream
@@ -21,7 +21,8 @@ from greentic_session.domain.errors import SessionError
 from greentic_session.domain.state import stream_id
 from greentic_session.domain.store import AuditedSessionStore
 from tests.conftest import Databases
-from tests.contract.helpers import CTX, SCOPE_B, USER, wait
+from tests.contract.async_fixtures import run_async
+from tests.contract.helpers import CTX, SCOPE_B, USER, data_for, wait
 from tests.support import FakeClock
 
 HOUR = timedelta(hours=1)
@@ -213,3 +214,16 @@ def test_archive_before_a_naive_instant_is_invalid_input(store: AuditedSessionSt
 
 
 CLOCK_NAIVE = FakeClock().now.replace(tzinfo=None)
+
+
+def test_the_async_store_archives_on_its_worker_thread(
+    store_url: str, fake_clock: FakeClock
+) -> None:
+    async def body(store: AsyncSessionStore) -> tuple[int, bool]:
+        await store.register_wait(CTX, USER, SCOPE_B, "gone", data_for())
+        await store.remove_session("gone")
+        fake_clock.advance(HOUR)
+        report = await store.archive(ended_before=fake_clock.now, to=io.StringIO())
+        return report.streams, (await store.verify()).ok
+
+    assert run_async(store_url, fake_clock, body) == (1, True)
