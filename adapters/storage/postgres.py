@@ -55,6 +55,7 @@ from greentic_session.adapters.storage.sql_tombstones import (
     decoded,
     ended_streams,
     readable,
+    still_ended,
 )
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.errors import ErrorCode, SessionError
@@ -285,12 +286,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             self._allow_long(cursor)
-            kept = []
-            for stream in ended:
-                cursor.execute(sql.recheck, (stream.stream_text,))
-                row = cursor.fetchone()
-                if row is not None and tuple(row) == (stream.version, stream.head_hash):
-                    kept.append(stream)
+            kept = still_ended(cursor, sql.recheck, ended)
 
             def events_of(stream: EndedStream) -> list[Notification]:
                 cursor.execute(

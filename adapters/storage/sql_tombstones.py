@@ -92,6 +92,18 @@ def ended_streams(rows: Iterable[Sequence[Any]]) -> list[EndedStream]:
     ]
 
 
+def still_ended(cursor: Any, recheck: str, ended: list[EndedStream]) -> list[EndedStream]:
+    """Those of `ended` whose state row is still ended at the version and hash listed
+    (`recheck`, run on `cursor` inside the archiving transaction)."""
+    kept = []
+    for stream in ended:
+        cursor.execute(recheck, (stream.stream_text,))
+        row = cursor.fetchone()
+        if row is not None and tuple(row) == (stream.version, stream.head_hash):
+            kept.append(stream)
+    return kept
+
+
 def decoded(rows: Iterable[Sequence[Any]]) -> Iterator[ArchivedStream | UnreadableRow]:
     """Each row as a tombstone, or why it is not one (for verify to name)."""
     for row in rows:

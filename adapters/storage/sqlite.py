@@ -38,6 +38,7 @@ from greentic_session.adapters.storage.sql_tombstones import (
     decoded,
     ended_streams,
     readable,
+    still_ended,
 )
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.state import stream_id
@@ -134,12 +135,7 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         sql = self.tombstone_sql
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM {sql.table} WHERE stream_id = ''")
-            kept = []
-            for stream in ended:
-                c.execute(sql.recheck, (stream.stream_text,))
-                row = c.fetchone()
-                if row is not None and tuple(row) == (stream.version, stream.head_hash):
-                    kept.append(stream)
+            kept = still_ended(c, sql.recheck, ended)
 
             def events_of(stream: EndedStream) -> list[Notification]:
                 c.execute(
