@@ -37,10 +37,13 @@ def explain(
     user_id: UserId,
     scope: ReplyScope,
     at: datetime,
+    tombstones: Iterable[ArchivedStream] = (),
 ) -> Explanation:
     """The explanation from `events`: the whole log, or (see `ScopeReplay`) the streams of
-    the sessions the scope's history names, which give the same answer."""
+    the sessions the scope's history names, which give the same answer; archived streams
+    start from their `tombstones`."""
     replay = ScopeReplay(ctx, user_id, scope, at)
+    replay.resume(tombstones)
     replay.feed(events)
     return replay.explanation()
 

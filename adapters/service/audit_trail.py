@@ -244,7 +244,8 @@ class AuditTrail:
                     "explain replays the whole log: this store has no scope history yet; run "
                     "`greentic-session setup --grant-to <this role>` as the tables' owner"
                 )
-                return scope_explanation.explain(self.logged_events(), ctx, user_id, scope, at)
+                events, tombstones = self.logged_events(), self.tombstones()
+                return scope_explanation.explain(events, ctx, user_id, scope, at, tombstones)
 
     def _explain_from_history(
         self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime

@@ -97,6 +97,14 @@ def test_a_new_life_on_an_archived_key_continues_its_chain(
     assert store.verify().ok
 
 
+def test_explain_names_a_new_life_on_an_archived_key(
+    store: AuditedSessionStore, fake_clock: FakeClock
+) -> None:
+    archived(store, fake_clock)
+    wait(store, "cleared-early", SCOPE_B)
+    assert store.explain(CTX, USER, SCOPE_B).session_key == "cleared-early"
+
+
 def test_rebuild_after_archive_gives_the_same_read_models(
     store: AuditedSessionStore, fake_clock: FakeClock
 ) -> None:
