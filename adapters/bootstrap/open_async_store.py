@@ -14,10 +14,10 @@ from greentic_session.adapters.service.async_session_store import AsyncSessionSt
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.postgres import PostgresSessionRecorder
-from greentic_session.adapters.storage.postgres_async import (
+from greentic_session.adapters.storage.postgres_async import AsyncPostgresPorts
+from greentic_session.adapters.storage.postgres_deadline import (
     COMMAND_TIMEOUT,
     DEFAULT_COMMAND_TIMEOUT,
-    AsyncPostgresPorts,
 )
 from greentic_session.domain.rules import Clock
 

@@ -37,7 +37,11 @@ from greentic_session.adapters.storage.log_access import (
     LogSnapshot,
     log_not_empty,
 )
-from greentic_session.adapters.storage.postgres_pool import recovering_pool
+from greentic_session.adapters.storage.postgres_deadline import (
+    COMMAND_TIMEOUT,
+    DEFAULT_COMMAND_TIMEOUT,
+)
+from greentic_session.adapters.storage.postgres_pool import RecoveringPool, recovering_pool
 from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
 from greentic_session.adapters.storage.sql_reader import (
@@ -217,10 +221,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             try:
                 with connection.transaction():
                     cursor = connection.cursor(row_factory=tuple_row)
-                    cursor.execute(
-                        "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
-                        (f"{round(self.long_operation_timeout * 1000)}ms",),
-                    )
+                    self._allow_long(cursor)
                     state_table = self.tables.projection_tables[0]
                     cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
                     cursor.execute(f"SELECT 1 FROM {self._events_table} LIMIT 1")
@@ -377,7 +378,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                 return self.tables.scope_history_ready
             try:
                 with connection.transaction():
-                    cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                    allow_long(cursor, 0, self.datastore)
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCOPE_HISTORY_LOCK,))
                     if self._has_scope_history(cursor):
                         return True
@@ -412,11 +413,20 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         return row is not None and row[0] is not None
 
     def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
-        """The timeouts a long read or rebuild needs, for its own transaction only: the
-        pool's short idle-in-transaction timeout would end it between two batches."""
-        limit = f"{int(self.long_operation_timeout * 1000)}ms"
-        cursor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
-        cursor.execute(f"SET LOCAL statement_timeout = '{limit}'")
+        allow_long(cursor, self.long_operation_timeout, self.datastore)
+
+
+def allow_long(cursor: Cursor[TupleRow], seconds: float, datastore: PostgresDatastore) -> None:
+    """The timeouts a long read, rebuild or import needs (`long_operation_timeout`; 0:
+    none), for its own transaction only: the pool's short idle-in-transaction timeout
+    would end it between two batches, and `command_timeout` (the statement timeout and
+    the watchdog's deadline) in its first minute."""
+    limit = f"{int(seconds * 1000)}ms"
+    cursor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
+    cursor.execute(f"SET LOCAL statement_timeout = '{limit}'")
+    pool = datastore.pool
+    if isinstance(pool, RecoveringPool):
+        pool.watchdog.watch(cursor.connection, seconds)
 
 
 class _Snapshot:
@@ -474,9 +484,12 @@ def _notification(row: Sequence[Any]) -> Notification:
 class PostgresReadModelReader(SqlReadModelReader):
     """Each lookup is one prepared, indexed SELECT on a pooled autocommit connection."""
 
-    def __init__(self, datastore: PostgresDatastore, tables: SqlReadModels) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, tables: SqlReadModels, long_timeout: float
+    ) -> None:
         super().__init__(tables)
         self._datastore = datastore
+        self._long_timeout = long_timeout
 
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[Sequence[Any]]:
         """Straight on the pool (the library's wrapper costs a tenth of a read), which never
@@ -492,6 +505,7 @@ class PostgresReadModelReader(SqlReadModelReader):
         with self._datastore.get_connection() as connection, connection.transaction():
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            allow_long(cursor, self._long_timeout, self._datastore)
             return read_all(cursor, self.tables)
 
 
@@ -500,8 +514,9 @@ class PostgresSessionLog(SessionLog):
 
     name = SessionLog.name  # the library names a subclass after itself: the table follows
 
-    def __init__(self, env: Mapping[str, str], conninfo: str) -> None:
+    def __init__(self, env: Mapping[str, str], conninfo: str, command_timeout: float) -> None:
         self._conninfo = conninfo
+        self._command_timeout = command_timeout
         super().__init__(env)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
@@ -511,10 +526,10 @@ class PostgresSessionLog(SessionLog):
         postgres = factory if isinstance(factory, PostgresFactory) else None
         if postgres is None:
             raise TypeError(f"not a PostgreSQL factory: {type(factory).__name__}")
-        conninfo = self._conninfo
+        conninfo, command_timeout = self._conninfo, self._command_timeout
         replace_pool(
             postgres.datastore,
-            lambda pool, set_up: recovering_pool(pool, set_up, conninfo),
+            lambda pool, set_up: recovering_pool(pool, set_up, conninfo, command_timeout),
         )
         return factory
 
@@ -537,11 +552,14 @@ def open_postgres_log(
             **log_settings,
         },
         settings[CONNINFO],
+        float(settings.get(COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT)),
     )
     recorder = log.recorder
     assert isinstance(recorder, PostgresSessionRecorder)
     recorder.tables.sealer = content_sealer(log.mapper.cipher)
     if LONG_OPERATION_TIMEOUT in settings:
         recorder.long_operation_timeout = float(settings[LONG_OPERATION_TIMEOUT])
-    reader = PostgresReadModelReader(recorder.datastore, recorder.tables)
+    reader = PostgresReadModelReader(
+        recorder.datastore, recorder.tables, recorder.long_operation_timeout
+    )
     return OpenedLog(log, reader, recorder)

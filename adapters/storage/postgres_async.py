@@ -15,9 +15,6 @@ replaces the connection.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -32,21 +29,14 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from greentic_session.adapters.storage.postgres import SERVER_ROLLBACKS, PostgresSessionRecorder
+from greentic_session.adapters.storage.postgres_deadline import ABORT_GRACE, abandoned, shut
 from greentic_session.adapters.storage.sql_lookups import Lookup, SqlLookups
-from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.state import SessionState
 from greentic_session.projections.changes import Change
 from greentic_session.projections.read_models import StoredData, WaitEntry
 
 R = TypeVar("R")
 
-COMMAND_TIMEOUT = "POSTGRES_COMMAND_TIMEOUT"
-"""The setting `bootstrap.urls` passes the URL option `command_timeout` as."""
-DEFAULT_COMMAND_TIMEOUT = 30.0
-ABORT_GRACE = 1.0
-"""Seconds past the deadline before a connection whose server did not cancel is shut."""
-
-log = logging.getLogger(__name__)
 
 
 class AsyncPostgresPorts:
@@ -145,20 +135,12 @@ class AsyncPostgresPorts:
             yield connection
         except psycopg.OperationalError as exc:
             if aborted:
-                raise self._timed_out() from exc
+                raise abandoned(self._deadline or 0) from exc
             raise
         finally:
             if timer is not None:
                 timer.cancel()
             await asyncio.shield(self.pool.putconn(connection))
-
-    def _timed_out(self) -> SessionError:
-        return SessionError(
-            ErrorCode.TIMEOUT,
-            f"PostgreSQL did not answer within command_timeout={self._deadline:g} s; "
-            "the call was abandoned (a write may or may not have committed: read it back); "
-            "check the server, or raise command_timeout in the URL",
-        )
 
     async def _set_up(self, connection: AsyncConnection[Any]) -> None:
         """As the library sets up the sync pool's connections, plus the deadline."""
@@ -170,12 +152,5 @@ class AsyncPostgresPorts:
 
 
 def _shut(connection: AsyncConnection[Any], aborted: list[bool]) -> None:
-    """The socket shut under the waiting call, which then fails at once: the only way
-    to stop waiting for a server that neither answers nor lets a cancel through."""
     aborted.append(True)
-    log.warning("PostgreSQL did not answer past command_timeout: closing the connection")
-    try:
-        with socket.socket(fileno=os.dup(connection.fileno())) as shut:
-            shut.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed: the call fails on its own
+    shut(connection.fileno())

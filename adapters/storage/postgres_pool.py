@@ -12,6 +12,7 @@ from eventsourcing.postgres import ConnectionPool
 from psycopg import Connection
 
 from greentic_session.adapters.storage.library_seams import connection_kwargs
+from greentic_session.adapters.storage.postgres_deadline import CallWatchdog, abandoned
 
 
 class RecoveringPool(ConnectionPool[Connection[Any]]):
@@ -20,13 +21,30 @@ class RecoveringPool(ConnectionPool[Connection[Any]]):
     is sent. So the first call after a restart works, writes included, and no write goes
     down a dead connection (where whether it committed would be unknown)."""
 
+    watchdog = CallWatchdog(0)
+    """Bounds each use of a connection handed out (`command_timeout`; 0: unbounded)."""
+
     def getconn(self, timeout: float | None = None) -> Connection[Any]:
+        """A live connection, from now on under the watchdog's deadline."""
+        connection = self._live_connection(timeout)
+        self.watchdog.watch(connection)
+        return connection
+
+    def putconn(self, conn: Connection[Any]) -> None:
+        """Back in the pool; raises `SessionError(timeout)` when the watchdog shut it (the
+        call on it was abandoned), in place of the driver's error about its socket."""
+        shut_past_deadline = self.watchdog.release(conn)
+        super().putconn(conn)
+        if shut_past_deadline:
+            raise abandoned(self.watchdog.command_timeout)
+
+    def _live_connection(self, timeout: float | None) -> Connection[Any]:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         connection = super().getconn(timeout)
         if not _closed_by_server(connection):
             return connection
         connection.close()
-        self.putconn(connection)  # closed: the pool replaces it
+        super().putconn(connection)  # closed: the pool replaces it
         self.check()  # the other idle ones died with it: each is tried, the dead dropped
         return super().getconn(max(deadline - time.monotonic(), 0.01))
 
@@ -47,7 +65,10 @@ _LIBRARY_CONNECTION_KWARGS = frozenset({"dbname", "host", "port", "user", "passw
 
 
 def recovering_pool(
-    library_pool: ConnectionPool[Any], set_up: Callable[[Connection[Any]], None], conninfo: str
+    library_pool: ConnectionPool[Any],
+    set_up: Callable[[Connection[Any]], None],
+    conninfo: str,
+    command_timeout: float = 0,
 ) -> RecoveringPool:
     """The library's pool, rebuilt (before it opens) with every wait bounded; `set_up`: the
     library's set-up of each new connection (see `library_seams.replace_pool`).
@@ -64,9 +85,17 @@ def recovering_pool(
     and further during an outage (1, 2, 4, 8 s...), so that once the server is back calls
     would keep failing until the next attempt; given up early, a new request connects at
     once.
+
+    `command_timeout`: each connection's `statement_timeout`, and the watchdog's deadline
+    for each use of one (`postgres_deadline`); 0: none.
     """
     timeout = library_pool.timeout
-    return RecoveringPool(
+
+    def configure(connection: Connection[Any]) -> None:
+        set_up(connection)
+        connection.execute(f"SET statement_timeout = '{int(command_timeout * 1000)}ms'")
+
+    pool = RecoveringPool(
         conninfo,
         connection_class=library_pool.connection_class,
         kwargs={
@@ -76,9 +105,11 @@ def recovering_pool(
         min_size=library_pool.min_size,
         max_size=library_pool.max_size,
         open=False,
-        configure=set_up,
+        configure=configure,
         timeout=timeout,
         max_waiting=library_pool.max_waiting,
         max_lifetime=library_pool.max_lifetime,
         reconnect_timeout=timeout,
     )
+    pool.watchdog = CallWatchdog(command_timeout)
+    return pool

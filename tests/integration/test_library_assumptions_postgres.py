@@ -223,7 +223,7 @@ def test_the_postgres_log_replaces_the_pool_before_any_recorder_exists(
     topic = f"{__name__}:{SpyPostgresRecorder.__qualname__}"
     with pytest.raises(Seen) as seen:
         postgres.PostgresSessionLog(
-            {**POSTGRES_SETTINGS, "APPLICATION_RECORDER_TOPIC": topic}, "dbname=nowhere"
+            {**POSTGRES_SETTINGS, "APPLICATION_RECORDER_TOPIC": topic}, "dbname=nowhere", 0
         )
     assert seen.value.events_table_name == "(no recorder yet)", (
         "PostgresSessionLog replaces the pool only once the recorder is being built"

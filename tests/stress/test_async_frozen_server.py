@@ -10,7 +10,7 @@ import time
 import pytest
 
 from greentic_session import ErrorCode, SessionError, open_async_store
-from greentic_session.adapters.storage.postgres_async import ABORT_GRACE
+from greentic_session.adapters.storage.postgres_deadline import ABORT_GRACE
 from tests.stress.outage import CTX, MARGIN, USER
 from tests.stress.private_server import PrivateServer
 from tests.support import make_data, make_scope

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from greentic_session import ErrorCode, SessionError
+from greentic_session.adapters.storage.postgres_deadline import ABORT_GRACE
 from tests.stress.outage import (
     BOUND,
     MARGIN,
@@ -22,6 +24,7 @@ from tests.stress.private_server import PrivateServer, silent_server
 pytestmark = [pytest.mark.postgres, pytest.mark.stress]
 
 DEFAULT_BOUND = 5  # without `?connect_timeout`
+COMMAND_TIMEOUT = 2  # seconds, the frozen-server test's `?command_timeout`
 
 
 def assert_unavailable_within(outcomes: dict[str, Outcome], bound: float) -> None:
@@ -90,15 +93,14 @@ def test_a_server_that_never_answers_makes_opening_and_calls_unavailable_within_
     assert closing.error is None and closing.seconds <= BOUND + MARGIN, closing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a server that stops answering on connections already open (frozen, "
-    "SIGSTOP; a hung host whose kernel still acknowledges) leaves the call waiting for its "
-    "reply for as long as the server stays frozen: the connect timeout bounds getting a "
-    "connection, nothing bounds the reply. A new connection (open_store) is bounded.",
-)
-def test_a_frozen_server_makes_calls_unavailable_within_the_bound(server: PrivateServer) -> None:
-    url = server.url()
+def test_a_frozen_server_makes_calls_time_out_within_command_timeout(
+    server: PrivateServer,
+) -> None:
+    """A server that stops answering on connections already open (frozen, SIGSTOP; a
+    hung host whose kernel still acknowledges): the watchdog shuts each connection past
+    `command_timeout` (+ its grace), and the call is `timeout`. Opening a store, which
+    needs a new connection, is `unavailable` within the connect timeout."""
+    url = f"{server.url()}&command_timeout={COMMAND_TIMEOUT}"
     with opened(url) as store:
         seeded = seed(store)
         warm_up(store, seeded)
@@ -107,9 +109,26 @@ def test_a_frozen_server_makes_calls_unavailable_within_the_bound(server: Privat
             calls = {
                 "get_session": every_call(store, seeded)["get_session"],
                 "update_session": every_call(store, seeded)["update_session"],
-                "open_store": lambda: opened(url).close(),
+                "find_wait_by_scope": every_call(store, seeded)["find_wait_by_scope"],
             }
-            outcomes = all_at_once(calls, patience=BOUND + MARGIN + 1)
+            outcomes = all_at_once(calls, patience=COMMAND_TIMEOUT + ABORT_GRACE + MARGIN + 2)
+            opening = timed(lambda: opened(url).close())
         finally:
             server.thaw()
-        assert_unavailable_within(outcomes, BOUND)
+        after = timed(lambda: store.get_session(seeded.key))
+    bound = COMMAND_TIMEOUT + ABORT_GRACE
+    print(f"during the freeze (bound {bound} s + {MARGIN} s):")
+    for name, outcome in outcomes.items():
+        print(f"  {name}: {outcome}")
+    wrong = [
+        f"{name}: {outcome}"
+        for name, outcome in outcomes.items()
+        if not (
+            isinstance(outcome.error, SessionError)
+            and outcome.error.code is ErrorCode.TIMEOUT
+            and outcome.seconds <= bound + MARGIN
+        )
+    ]
+    assert not wrong, "not timeout within the bound:\n" + "\n".join(wrong)
+    assert_unavailable_within({"open_store": opening}, BOUND)
+    assert after.error is None, f"the store works again once the server is back: {after}"
