@@ -275,6 +275,8 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             self._allow_long(cursor)
             if not self.has_tombstones(cursor):
                 cursor.execute(self.tombstone_sql.create)
+            if not after and self.tables.scope_history_ready:
+                cursor.execute(self.tombstone_sql.scope_history_index)
             cursor.execute(self.tombstone_sql.select_ended, (after, limit))
             return ended_streams(cursor.fetchall())
 
@@ -306,8 +308,9 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     f"DELETE FROM {self._events_table} WHERE originator_id = %s", (stream_uuid,)
                 )
                 deleted += cursor.rowcount
-                if self.tables.scope_history_ready:
-                    cursor.execute(sql.delete_scope_history, (str(stream_uuid),))
+            if archived and self.tables.scope_history_ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                cursor.execute(sql.delete_scope_history(len(streams)), streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:

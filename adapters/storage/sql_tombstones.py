@@ -67,7 +67,19 @@ class SqlTombstones:
             "SELECT version, head_hash FROM {q}gs_session_state "
             f"WHERE stream_id = ? AND data IS NULL{for_update}"
         )
-        self.delete_scope_history = sql("DELETE FROM {q}gs_scope_history WHERE stream_id = ?")
+        self._delete_scope_history = sql("DELETE FROM {q}gs_scope_history WHERE stream_id IN ")
+        self._placeholder = placeholder
+        # The archive's deletions find a stream's scope-history rows by stream: the table's
+        # own indexes are by scope.
+        self.scope_history_index = sql(
+            "CREATE INDEX IF NOT EXISTS gs_scope_history_by_stream "
+            "ON {q}gs_scope_history (stream_id)"
+        )
+
+    def delete_scope_history(self, streams: int) -> str:
+        """The scope-history rows of `streams` streams (their ids the parameters)."""
+        marks = ", ".join([self._placeholder] * streams)
+        return f"{self._delete_scope_history}({marks})"
 
     def insert_rows(self, tombstones: Iterable[ArchivedStream]) -> list[tuple[Any, ...]]:
         return [

@@ -126,6 +126,8 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
         """The archive's first call creates the tombstones table of a store made before it."""
         with self.datastore.transaction(commit=True) as c:
             c.execute(self.tombstone_sql.create)
+            if not after and self.tables.scope_history_ready:
+                c.execute(self.tombstone_sql.scope_history_index)
             c.execute(self.tombstone_sql.select_ended, (after, limit))
             return ended_streams(c.fetchall())
 
@@ -154,8 +156,9 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                     (stream_uuid.hex,),
                 )
                 deleted += tombstone.events  # read in this transaction: all of them
-                if self.tables.scope_history_ready:
-                    c.execute(sql.delete_scope_history, (str(stream_uuid),))
+            if archived and self.tables.scope_history_ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                c.execute(sql.delete_scope_history(len(streams)), streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
