@@ -160,13 +160,16 @@ def explanation(result: Explanation, scope: ReplyScope, user: str) -> Renderable
 
 
 def report(result: VerifyReport) -> RenderableType:
-    checked = f"{result.streams} streams, {result.events} events"
-    for archive in result.archived:
-        checked += f"; {archive.streams} streams archived (archive digest {archive.digest})"
+    checked = f"{result.streams} streams, {result.events} events checked"
+    archived = [
+        Text(f"  {archive.streams} streams archived (archive digest {archive.digest})")
+        for archive in result.archived
+    ]
     if result.ok:
-        return Text(f"verify: ok ({checked} checked)", style="green")
-    head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")
-    return Group(head, *(Text(f"  - {problem}", style="red") for problem in result.problems))
+        return Group(Text(f"verify: ok ({checked})", style="green"), *archived)
+    head = Text(f"verify: {len(result.problems)} problems ({checked})", style="bold red")
+    problems = (Text(f"  - {problem}", style="red") for problem in result.problems)
+    return Group(head, *problems, *archived)
 
 
 def _pretty_json(text: str) -> str:
