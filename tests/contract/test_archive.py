@@ -235,3 +235,59 @@ def test_the_async_store_archives_on_its_worker_thread(
         return report.streams, (await store.verify()).ok
 
     assert run_async(store_url, fake_clock, body) == (1, True)
+
+
+class FailingFile(io.StringIO):
+    """A file that fails once `lines` lines were written (a full disk)."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.left = lines
+
+    def write(self, text: str) -> int:
+        if self.left == 0:
+            raise OSError(28, "No space left on device")
+        self.left -= 1
+        return super().write(text)
+
+
+def test_a_batch_whose_file_fails_archives_nothing_and_is_cut_from_the_file(
+    store: AuditedSessionStore, fake_clock: FakeClock
+) -> None:
+    ended_and_live(store, fake_clock)
+    before = store.history("removed-early")
+    fp = FailingFile(lines=4)  # the first stream's 3 lines, then one of the second
+    with pytest.raises(OSError):
+        store.archive(ended_before=fake_clock.now, to=fp)
+    assert store.history("removed-early") == before
+    assert store.verify().archived == []
+    assert fp.getvalue() == ""
+
+
+def test_a_key_archived_twice_keeps_both_stretches_and_its_second_archive_imports_alone(
+    store: AuditedSessionStore, fake_clock: FakeClock, databases: Databases
+) -> None:
+    archived(store, fake_clock)
+    wait(store, "removed-early")
+    store.remove_session("removed-early")
+    fake_clock.advance(HOUR)
+    second = io.StringIO()
+    assert store.archive(ended_before=fake_clock.now, to=second).streams == 2
+    entries = store.history("removed-early")
+    assert [(e.type, e.version, e.archived_events) for e in entries] == [
+        (EventType.ARCHIVED, 3, 3),
+        (EventType.ARCHIVED, 6, 3),
+    ]
+    assert store.verify().ok
+    with open_store(databases.new_url()) as empty:
+        empty.import_events(io.StringIO(second.getvalue()))
+        assert empty.verify().ok
+        assert [e.version for e in empty.history("removed-early")] == [3, 4, 5, 6]
+
+
+def test_an_archived_version_is_not_readable_and_says_where_it_went(
+    store: AuditedSessionStore, fake_clock: FakeClock
+) -> None:
+    _, report = archived(store, fake_clock)
+    with pytest.raises(SessionError, match=report.digest):
+        store.get_session_at("removed-early", version=2)
