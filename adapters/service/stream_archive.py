@@ -31,6 +31,7 @@ from greentic_session.adapters.storage.log_access import ArchiveAccess, EndedStr
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import ArchivedStream, ArchiveReport
 from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.progress import Progress
 from greentic_session.domain.state import stream_id
 
@@ -137,7 +138,7 @@ class StreamArchive:
             file.write(self._lines.line(position, event, ended.session_key))
         file.add(events=len(logged))
         return ArchivedStream(
-            session_key=ended.session_key,
+            session_key=SessionKey(ended.session_key),
             last_version=last.originator_version,
             last_hash=last.hash,
             archive_digest="",

@@ -121,13 +121,16 @@ def decoded(rows: Iterable[Sequence[Any]]) -> Iterator[ArchivedStream | Unreadab
     for row in rows:
         stream, key, version, hash_, digest, events, archived_at, archived_by = row
         try:
+            moment = from_micros(archived_at)
+            if moment is None:
+                raise TypeError("archived_at is NULL")
             tombstone = ArchivedStream(
                 session_key=key,
                 last_version=version,
                 last_hash=hash_,
                 archive_digest=digest,
                 events=events,
-                archived_at=from_micros(archived_at),
+                archived_at=moment,
                 archived_by=archived_by,
             )
         except (ValidationError, TypeError, OverflowError) as exc:
