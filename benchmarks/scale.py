@@ -1,4 +1,5 @@
-"""Scale: the audit tools (verify, rebuild, import, explain, export, history, sweep) on large logs.
+"""Scale: the audit tools (verify, rebuild, import, explain, export, history, sweep, archive)
+on large logs.
 
 Run from the project root:
 
@@ -11,10 +12,12 @@ and library version. Each backend then gets a fresh store per size (a new SQLite
 new PostgreSQL schema, dropped at the end) and each operation runs on it in a fresh process
 (benchmarks/scale_operation.py), in this order: `import_events` of the export (which fills
 the store), `verify`, `rebuild_projections`, `explain` (one scope), `history` (one
-session), `export_events`, `sweep_expired` (last: it writes). Each cell is the call's wall
-time and the process's peak RSS. An operation that raises or passes `--timeout` is a
-"fails: <code>" cell with its time, not the end of the run; when import fails, the store is
-filled through the public API instead (one transaction a write, slow) and the notes say so.
+session), `export_events`, `sweep_expired` (it writes), `archive` (every session ended
+before now: it deletes), `verify_after_archive` (verify through the tombstones). Each
+cell is the call's wall time and the process's peak RSS. An operation that raises or
+passes `--timeout` is a "fails: <code>" cell with its time, not the end of the run; when
+import fails, the store is filled through the public API instead (one transaction a write,
+slow) and the notes say so.
 The table is printed (progress goes to stderr) and written to `--markdown`.
 """
 

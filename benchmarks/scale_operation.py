@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from benchmarks.inputs import tenant_ctx
 from benchmarks.scale_mix import Probe
@@ -80,7 +80,21 @@ def sweep_expired(store: AuditedSessionStore, export: str, probe: Probe) -> obje
     return store.sweep_expired()
 
 
-# In the order they run on a store: import fills it, sweep (which writes) comes last.
+def archive(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    """Every session that ended before now (the mix's clock ran in the past) to a file."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as fp:
+        report = store.archive(ended_before=datetime.now(UTC), to=fp)
+        return {"streams": report.streams, "events": report.events}
+
+
+def verify_after_archive(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    report = store.verify()
+    archived = sum(a.streams for a in report.archived)
+    return {"ok": report.ok, "events": report.events, "archived_streams": archived}
+
+
+# In the order they run on a store: import fills it, sweep (which writes) comes next, then
+# archive (which deletes) and verify through its tombstones.
 OPERATIONS: dict[str, Operation] = {
     "import_events": import_events,
     "verify": verify,
@@ -90,6 +104,8 @@ OPERATIONS: dict[str, Operation] = {
     "find": find,
     "export_events": export_events,
     "sweep_expired": sweep_expired,
+    "archive": archive,
+    "verify_after_archive": verify_after_archive,
 }
 
 

@@ -21,6 +21,8 @@ class EventType(StrEnum):
     WAIT_SUPERSEDED = "wait_superseded"
     WAIT_EXPIRED = "wait_expired"
     REMOVED = "removed"
+    ARCHIVED = "archived"
+    """Not an event of the log: the versions up to this one were moved to an archive."""
 
 
 class AuditModel(BaseModel):
@@ -51,6 +53,10 @@ class SessionEvent(AuditModel):
     """The user in the caller's context, when it had one."""
     hash: str
     prev_hash: str
+    archive_digest: str | None = None
+    """For an `archived` entry: the digest of the archive file that holds its events."""
+    archived_events: int | None = None
+    """For an `archived` entry: how many events that archive took of this stream."""
 
 
 class FieldChange(AuditModel):
@@ -86,8 +92,46 @@ class Explanation(AuditModel):
     """The log's events about this scope up to `at`, oldest first, in words."""
 
 
+class ArchivedStream(AuditModel):
+    """The tombstone of a stream whose events went to an archive: what the live store keeps
+    so that its chain stays checkable and a new life continues it. No session content:
+    versions, hashes, digest, counts, times and the archiving actor only."""
+
+    session_key: SessionKey
+    last_version: int
+    """The stream's last version moved out: versions up to it are in archives."""
+    last_hash: str
+    """The hash of that event: the stream's next event links to it."""
+    archive_digest: str
+    """SHA-256 (hex) of the archive file's lines before its trailer line with this digest."""
+    events: int
+    """How many events this archive took (from the previous tombstone's version on)."""
+    archived_at: AwareDatetime
+    archived_by: str | None = None
+    """The user in the archiving caller's context, when it had one."""
+
+
+class ArchiveReport(AuditModel):
+    """What `archive` moved out: streams, events, and the archive file's digest."""
+
+    streams: int
+    events: int
+    digest: str
+    """SHA-256 (hex) of the file's lines before its last line (the trailer naming it)."""
+
+
+class ArchiveSummary(AuditModel):
+    """The streams of the live store archived into one archive file."""
+
+    digest: str
+    streams: int
+    events: int
+
+
 class VerifyReport(AuditModel):
     ok: bool
     problems: list[str]
     streams: int
     events: int
+    archived: list[ArchiveSummary] = []
+    """The streams moved to archives, per archive (their tombstones were checked)."""

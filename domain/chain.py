@@ -120,6 +120,12 @@ class StreamChain:
         self.hash = event.hash
         return problems
 
+    def resume(self, version: int, hash_: str) -> None:
+        """Start from an archived prefix: its last version and hash (the tombstone's), as
+        if its events had been followed."""
+        self.version = version
+        self.hash = hash_
+
     def skip(self, version: object) -> None:
         """An event at `version` that cannot be read: its place counts, its hash is unknown.
         A version that is not a whole number (a damaged row) has no place."""
@@ -136,6 +142,11 @@ class ChainCheck:
 
     def __init__(self) -> None:
         self._streams: dict[UUID, StreamChain] = {}
+
+    def resume(self, stream: UUID, version: int, hash_: str) -> None:
+        """The stream's events before `version` + 1 were archived: its next event links to
+        `hash_`."""
+        self._streams.setdefault(stream, StreamChain()).resume(version, hash_)
 
     def check(self, event: ChainedEvent) -> None:
         """Raises `BrokenChain`, naming the event, if it breaks its stream's chain."""

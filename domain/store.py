@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import IO, Self
 
-from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.audit import (
+    ArchiveReport,
+    Explanation,
+    SessionDiff,
+    SessionEvent,
+    VerifyReport,
+)
 from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress
 from greentic_session.domain.rules import only_wait
@@ -195,6 +201,19 @@ class AuditedSessionStore(SessionStore):
         """Hash chains, heads and read models checked against the log; every problem is
         reported, none raised. The log is streamed: memory grows with the number of
         sessions, not events. `progress(done, total)` is called every few thousand events."""
+
+    @abstractmethod
+    def archive(
+        self,
+        *,
+        ended_before: datetime,
+        to: IO[str],
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ArchiveReport:
+        """Every stream whose session ended before `ended_before`, with no new life since,
+        moved out of the live log into `to` (verifiable JSON Lines with a digest trailer),
+        a tombstone left for each so that verify, history and a new life carry on."""
 
     @abstractmethod
     def rebuild_projections(self, *, progress: Progress | None = None) -> None:

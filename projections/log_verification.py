@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import VerifyReport
+from greentic_session.domain.audit import ArchivedStream, ArchiveSummary, VerifyReport
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
 from greentic_session.domain.event_shape import CLASS_OF_TOPIC, is_legacy
 from greentic_session.domain.progress import Progress, no_progress
@@ -56,6 +56,8 @@ class Snapshot(Protocol):
 
     def holds(self, model: ReadModelRows) -> bool: ...
 
+    def tombstones(self) -> Iterator[ArchivedStream | UnreadableRow]: ...
+
 
 @dataclass(slots=True)
 class _Stream:
@@ -66,6 +68,8 @@ class _Stream:
     chain: StreamChain = field(default_factory=StreamChain)
     sound: bool = True  # every event so far checked out: keep replaying it
     head_seen: bool = False
+    archived: int = 0  # the version its tombstones say went to archives (0: none)
+    logged: bool = False  # an event of it is in the log
 
     @property
     def label(self) -> str:
@@ -94,6 +98,41 @@ class _Verification:
     def report(self, stream: _Stream | None, text: str) -> None:
         self.problems.append(_Problem(stream, text))
 
+    # -- tombstones ----------------------------------------------------------------------
+
+    def seed(self, tombstones: Iterator[ArchivedStream | UnreadableRow]) -> list[ArchiveSummary]:
+        """Each archived stream starts where its tombstones say its archived events ended;
+        their counts must add up to that version, each stretch after the one before."""
+        archives: dict[str, tuple[set[object], int]] = {}
+        for tombstone in tombstones:
+            if isinstance(tombstone, UnreadableRow):
+                self.report(None, str(tombstone))
+                continue
+            key = stream_id(tombstone.session_key)
+            stream = self.streams.get(key)
+            if stream is None:
+                stream = self.streams[key] = _Stream(key, name=tombstone.session_key)
+            version = tombstone.last_version
+            if version - stream.archived != tombstone.events or version <= stream.archived:
+                self.spoil(
+                    stream,
+                    f": its tombstone at v{version} counts {tombstone.events} events after "
+                    f"v{stream.archived} (tombstone altered)",
+                )
+            stream.archived = version
+            stream.chain.resume(version, tombstone.last_hash)
+            try:
+                self.replay.resume(tombstone)
+            except Unreplayable as exc:
+                self.spoil(stream, f": its tombstone does not replay ({exc})")
+            streams, events = archives.get(tombstone.archive_digest, (set(), 0))
+            streams.add(key)
+            archives[tombstone.archive_digest] = (streams, events + tombstone.events)
+        return [
+            ArchiveSummary(digest=digest, streams=len(streams), events=events)
+            for digest, (streams, events) in archives.items()
+        ]
+
     # -- events ------------------------------------------------------------------------
 
     def check_event(self, notification: Notification) -> None:
@@ -102,6 +141,16 @@ class _Verification:
         if stream is None:
             stream = self.streams[stream_key] = _Stream(stream_key)
         version = notification.originator_version
+        stream.logged = True
+        if isinstance(version, int) and version <= stream.archived:
+            stream.chain.skip(version)
+            self.spoil(
+                stream,
+                f" v{version}: still in the log, but its tombstone says versions up to "
+                f"v{stream.archived} were archived (tombstone inserted or altered, or the "
+                "event copied back)",
+            )
+            return
         self._check_topic(stream, version, notification.topic)
         try:
             event, exact = self.decode(notification)
@@ -131,6 +180,13 @@ class _Verification:
             self.spoil(stream, f" v{version}: its hash cannot be checked ({_reason(exc)})")
             return
         for problem in chain_problems:
+            if problem.kind is Break.UNLINKED and 0 < problem.after == stream.archived:
+                self.spoil(
+                    stream,
+                    f" v{version}: does not follow the tombstone of v{problem.after} "
+                    "(tombstone altered, or the event inserted)",
+                )
+                continue
             self.spoil(stream, _described(version, problem))
         if stream.sound:
             try:
@@ -202,6 +258,8 @@ class _Verification:
             self.report(
                 stream, f": v{version + 1}..v{have} were not written by the store (inserted)"
             )
+        elif hash_ != stream.chain.hash and not stream.logged and stream.archived:
+            self.report(stream, f": its tombstone's hash at v{have} is not the head's (altered)")
         elif hash_ != stream.chain.hash:
             self.report(stream, f" v{have}: not the event the store wrote")
 
@@ -249,6 +307,7 @@ def verify(snapshot: Snapshot, decode: Decode, progress: Progress = no_progress)
     """Every event, every head and every read-model row of `snapshot`, checked."""
     total = snapshot.count()
     check = _Verification(decode)
+    archived = check.seed(snapshot.tombstones())
     count = 0
     for notification in snapshot.notifications():
         count += 1
@@ -262,7 +321,9 @@ def verify(snapshot: Snapshot, decode: Decode, progress: Progress = no_progress)
     progress(count, count)
     problems = [str(problem) for problem in check.problems]
     streams = len(check.streams)
-    return VerifyReport(ok=not problems, problems=problems, streams=streams, events=count)
+    return VerifyReport(
+        ok=not problems, problems=problems, streams=streams, events=count, archived=archived
+    )
 
 
 def _stream_key(originator_id: object) -> object:

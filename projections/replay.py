@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from greentic_session.domain.aggregate import Session
+from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.state import SessionState, stream_id
-from greentic_session.projections.changes import Change, RecordHead
+from greentic_session.projections.changes import Change, PutState, RecordHead
 from greentic_session.projections.projector import changes_for, scope_events
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.session_index import index_change
@@ -58,10 +59,36 @@ class Replay:
         elif registered and position is not None:
             self._wait_positions[after.session_key] = position
 
+    def resume(self, tombstone: ArchivedStream) -> None:
+        """Seed an archived stream: an ended session at the tombstone's version and hash,
+        which is what its state was when its events went out (its next event follows it).
+        Raises `Unreplayable` if the stream was already replayed past it."""
+        key = str(tombstone.session_key)
+        before = self.models.states.get(key)
+        if before is not None and before.version > tombstone.last_version:
+            raise Unreplayable(
+                f"{key}: archived up to v{tombstone.last_version} after v{before.version}"
+            )
+        state = ended_at(tombstone)
+        changes: list[Change] = [PutState(state)]
+        if self._heads:
+            changes.append(RecordHead(key, state.version, state.head_hash))
+        self.models.apply(changes)
+        self._keys[state.originator_id] = key
+
     def wait_position(self, session_key: str) -> int | None:
         """The log position of the event that registered the session's wait (when the
         events were applied with their positions)."""
         return self._wait_positions.get(session_key)
+
+
+def ended_at(tombstone: ArchivedStream) -> SessionState:
+    """The state an archived stream was left in: ended, at its last archived version."""
+    return SessionState(
+        session_key=tombstone.session_key,
+        version=tombstone.last_version,
+        head_hash=tombstone.last_hash,
+    )
 
 
 def _next_session(before: SessionState | None, event: Session.Event) -> Session:
@@ -85,17 +112,30 @@ def _next_session(before: SessionState | None, event: Session.Event) -> Session:
     return mutated
 
 
-def rebuild(events: Iterable[Session.Event | Session.Created]) -> MemoryReadModels:
-    """The read models a fresh store would hold after these events, in log order (with the
-    heads; the scope-history rows without positions: a store appending the events assigns
-    them). Raises `Unreplayable` for an event that cannot follow its stream's last one."""
+Replayed = Session.Event | ArchivedStream
+"""What a replay is fed: events, and the tombstones of archived streams before them."""
+
+
+def rebuild(events: Iterable[Replayed]) -> MemoryReadModels:
+    """The read models a fresh store would hold after these events (and tombstones), in
+    log order (with the heads; the scope-history rows without positions: a store appending
+    the events assigns them). Raises `Unreplayable` for an event that cannot follow its
+    stream's last one."""
     return rebuild_logged((None, event) for event in events)
 
 
-def rebuild_logged(events: Iterable[tuple[int | None, Session.Event]]) -> MemoryReadModels:
+def rebuild_logged(
+    events: Iterable[tuple[int | None, Replayed]],
+    tombstones: Iterable[ArchivedStream] = (),
+) -> MemoryReadModels:
     """`rebuild` of events read from a log, each with its position, which the scope
-    history keeps."""
+    history keeps; the archived streams seeded from `tombstones` first."""
     replay = Replay(heads=True)
+    for tombstone in tombstones:
+        replay.resume(tombstone)
     for position, event in events:
-        replay.apply(event, position)
+        if isinstance(event, ArchivedStream):
+            replay.resume(event)
+        else:
+            replay.apply(event, position)
     return replay.models

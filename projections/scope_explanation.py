@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import Explanation
+from greentic_session.domain.audit import ArchivedStream, Explanation
 from greentic_session.domain.identifiers import SessionKey, UserId
 from greentic_session.domain.instants import instant_text
 from greentic_session.domain.rules import is_expired, lookup_identity, scope_key, user_key
@@ -21,6 +21,7 @@ from greentic_session.domain.state import Wait
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.projector import changes_for
 from greentic_session.projections.read_models import MemoryReadModels
+from greentic_session.projections.replay import ended_at
 from greentic_session.projections.stream_history import LoggedEvent
 
 _ENDINGS = {
@@ -36,10 +37,13 @@ def explain(
     user_id: UserId,
     scope: ReplyScope,
     at: datetime,
+    tombstones: Iterable[ArchivedStream] = (),
 ) -> Explanation:
     """The explanation from `events`: the whole log, or (see `ScopeReplay`) the streams of
-    the sessions the scope's history names, which give the same answer."""
+    the sessions the scope's history names, which give the same answer; archived streams
+    start from their `tombstones`."""
     replay = ScopeReplay(ctx, user_id, scope, at)
+    replay.resume(tombstones)
     replay.feed(events)
     return replay.explanation()
 
@@ -61,6 +65,12 @@ class ScopeReplay:
         self._trail: list[str] = []
         self._ended = self._registration = ""
         self._elsewhere: list[str] = []
+
+    def resume(self, tombstones: Iterable[ArchivedStream]) -> None:
+        """Archived streams start where their tombstones leave them: ended."""
+        for tombstone in tombstones:
+            restored = Session.restore(ended_at(tombstone))
+            self._sessions[restored.id] = restored
 
     def feed(self, events: Iterable[LoggedEvent]) -> None:
         """Events in log order; those recorded after `at` are skipped."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonpatch
 
+from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import FieldChange, SessionDiff
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey
@@ -21,9 +22,16 @@ from greentic_session.projections.stream_history import LoggedEvent, fold
 Snapshot = tuple[SessionData | None, Wait | None, datetime | None]
 
 
-def diff(key: SessionKey, events: Iterable[LoggedEvent], v1: int, v2: int) -> SessionDiff:
+def diff(
+    key: SessionKey,
+    events: Iterable[LoggedEvent],
+    v1: int,
+    v2: int,
+    start: Session | None = None,
+) -> SessionDiff:
+    """`start`: the session before the first event (an archived stream's)."""
     snapshots: dict[int, Snapshot] = {}
-    for _, event, session, _ in fold(events):
+    for _, event, session, _ in fold(events, start):
         if event.originator_version in (v1, v2):
             snapshots[event.originator_version] = (session.data, session.wait, session.expires_at)
     for version in (v1, v2):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import EventType, SessionEvent
+from greentic_session.domain.audit import ArchivedStream, EventType, SessionEvent
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.rules import is_live
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.state import Wait
+from greentic_session.projections.replay import ended_at
 
 LoggedEvent = tuple[int, Session.Event]
 """An event and its position in the log."""
@@ -20,9 +21,10 @@ LoggedEvent = tuple[int, Session.Event]
 Step = tuple[int, Session.Event, Session, Wait | None]
 
 
-def fold(events: Iterable[LoggedEvent]) -> Iterator[Step]:
-    """Each event with the session after it and the wait it had before it."""
-    session: Session | None = None
+def fold(events: Iterable[LoggedEvent], start: Session | None = None) -> Iterator[Step]:
+    """Each event with the session after it and the wait it had before it; `start`: the
+    session before the first event (an archived stream's, restored from its tombstone)."""
+    session = start
     for position, event in events:
         wait_before = None if session is None else session.wait
         session = event.mutate(session)
@@ -31,12 +33,19 @@ def fold(events: Iterable[LoggedEvent]) -> Iterator[Step]:
 
 
 def session_events(
-    events: Iterable[LoggedEvent], window: HistoryWindow | None = None
+    events: Iterable[LoggedEvent],
+    window: HistoryWindow | None = None,
+    tombstones: Sequence[ArchivedStream] = (),
 ) -> list[SessionEvent]:
-    """The events described, those in `window` only (default: all, oldest first); the
-    ones before it are folded (each event says the session after it), not described."""
+    """An `archived` entry for each stretch of the stream that went to an archive, then
+    the events still in the log; those in `window` only (default: all, oldest first). The
+    events before the window are folded (each event says the session after it), not
+    described."""
     window = window or HistoryWindow()
-    described = [describe(*step) for step in fold(events) if window.holds(step[1])]
+    described = [archived_entry(t) for t in tombstones if window.holds_version(t.last_version)]
+    described += [
+        describe(*step) for step in fold(events, resumed(tombstones)) if window.holds(step[1])
+    ]
     if window.reverse:
         described.reverse()
     return described if window.limit is None else described[: window.limit]
@@ -71,10 +80,35 @@ class HistoryWindow:
         return (self.from_version or 1) + self.limit - 1
 
     def holds(self, event: Session.Event) -> bool:
-        version = event.originator_version
+        return self.holds_version(event.originator_version)
+
+    def holds_version(self, version: int) -> bool:
         if self.from_version is None:
             return True
         return version <= self.from_version if self.reverse else version >= self.from_version
+
+
+def resumed(tombstones: Sequence[ArchivedStream]) -> Session | None:
+    """The session an archived stream's next event applies to: ended, at the last
+    tombstone's version and hash."""
+    return Session.restore(ended_at(tombstones[-1])) if tombstones else None
+
+
+def archived_entry(tombstone: ArchivedStream) -> SessionEvent:
+    """A tombstone as a history entry: where the events up to its version went."""
+    return SessionEvent(
+        session_key=tombstone.session_key,
+        version=tombstone.last_version,
+        position=0,
+        type=EventType.ARCHIVED,
+        recorded_at=tombstone.archived_at,
+        data=None,
+        actor=tombstone.archived_by,
+        hash=tombstone.last_hash,
+        prev_hash="",
+        archive_digest=tombstone.archive_digest,
+        archived_events=tombstone.events,
+    )
 
 
 def describe(
@@ -109,20 +143,25 @@ def describe(
     )
 
 
-def data_at_version(events: Iterable[LoggedEvent], version: int) -> SessionData | None:
+def data_at_version(
+    events: Iterable[LoggedEvent], version: int, start: Session | None = None
+) -> SessionData | None:
     """The session right after `version` (None if it had ended by then)."""
     found = None
-    for _, event, session, _ in fold(events):
+    for _, event, session, _ in fold(events, start):
         if event.originator_version > version:
             break
         found = session.data
     return found
 
 
-def data_at(events: Iterable[LoggedEvent], at: datetime) -> SessionData | None:
-    """The session live at instant `at`, as the log tells it (None if not live then)."""
+def data_at(
+    events: Iterable[LoggedEvent], at: datetime, start: Session | None = None
+) -> SessionData | None:
+    """The session live at instant `at`, as the log tells it (None if not live then; an
+    archived stream's archived lives are not in the log)."""
     data, expires_at = None, None
-    for _, event, session, _ in fold(events):
+    for _, event, session, _ in fold(events, start):
         if event.timestamp > at:
             break
         data, expires_at = session.data, session.expires_at
@@ -149,13 +188,17 @@ class LogFilter:
 
 
 def described_at(
-    events: Iterable[LoggedEvent], positions: set[int], wanted: LogFilter
+    events: Iterable[LoggedEvent],
+    positions: set[int],
+    wanted: LogFilter,
+    tombstones: Sequence[ArchivedStream] = (),
 ) -> list[SessionEvent]:
-    """The events of one stream (read from its start) at `positions`, described, those
-    `wanted` takes: the ones before them are folded, not described."""
+    """The events of one stream (read from its start, or from its last tombstone) at
+    `positions`, described, those `wanted` takes: the ones before them are folded, not
+    described."""
     out: list[SessionEvent] = []
     data_before: SessionData | None = None
-    for position, event, session, wait_before in fold(events):
+    for position, event, session, wait_before in fold(events, resumed(tombstones)):
         owner = session.data if session.data is not None else data_before
         if position in positions and wanted.takes(session.session_key, owner):
             out.append(describe(position, event, session, wait_before))

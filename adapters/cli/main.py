@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from greentic_session.adapters.cli import (
+    archive_command,
     audit_commands,
     find_commands,
     maintenance_commands,
@@ -102,6 +103,7 @@ for command in (
     *audit_commands.COMMANDS,
     *find_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
+    archive_command.archive,
     *setup_commands.COMMANDS,
     *ui_command.COMMANDS,
 ):

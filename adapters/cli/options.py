@@ -79,9 +79,7 @@ def store_options(command: F) -> F:
 
 
 def at_option(help_text: str) -> Callable[[F], F]:
-    return click.option(
-        "--at", metavar="TIME", callback=parse_time, help=f"{help_text}; ISO 8601"
-    )
+    return click.option("--at", metavar="TIME", callback=parse_time, help=f"{help_text}; ISO 8601")
 
 
 def caller_options(command: F) -> F:

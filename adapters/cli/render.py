@@ -20,8 +20,15 @@ from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
 
 HISTORY_COLUMNS = (
-    "v", "pos", "recorded (UTC)", "event", "actor / trace", "flow / node", "scope",
-    "expires", "hash",
+    "v",
+    "pos",
+    "recorded (UTC)",
+    "event",
+    "actor / trace",
+    "flow / node",
+    "scope",
+    "expires",
+    "hash",
 )
 WAIT_COLUMNS = ("session", "flow", "node", "wait reason", "expires")
 
@@ -31,6 +38,10 @@ def history(key: str, events: Sequence[SessionEvent]) -> Table:
     grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
     for e in events:
         event = e.type.value + (f" by {e.superseded_by}" if e.superseded_by else "")
+        if e.archive_digest:
+            event = (
+                f"v1..v{e.version} archived ({e.archived_events} events, {e.archive_digest[:12]})"
+            )
         actor = f"{e.actor or '-'} / {e.trace_id or '-'}"
         flow = "-" if e.data is None else f"{e.data.flow_id} / {e.data.cursor.node_pointer}"
         scope = scope_text(e.scope)
@@ -151,11 +162,16 @@ def explanation(result: Explanation, scope: ReplyScope, user: str) -> Renderable
 
 
 def report(result: VerifyReport) -> RenderableType:
-    checked = f"{result.streams} streams, {result.events} events"
+    checked = f"{result.streams} streams, {result.events} events checked"
+    archived = [
+        Text(f"  {archive.streams} streams archived (archive digest {archive.digest})")
+        for archive in result.archived
+    ]
     if result.ok:
-        return Text(f"verify: ok ({checked} checked)", style="green")
-    head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")
-    return Group(head, *(Text(f"  - {problem}", style="red") for problem in result.problems))
+        return Group(Text(f"verify: ok ({checked})", style="green"), *archived)
+    head = Text(f"verify: {len(result.problems)} problems ({checked})", style="bold red")
+    problems = (Text(f"  - {problem}", style="red") for problem in result.problems)
+    return Group(head, *problems, *archived)
 
 
 def _compact(value: Any) -> str:

@@ -26,7 +26,13 @@ from greentic_session.adapters.service.session_operations import SessionOperatio
 from greentic_session.adapters.service.session_store import EventSourcedSessionStore
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.postgres_async import AsyncPostgresPorts
-from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.audit import (
+    ArchiveReport,
+    Explanation,
+    SessionDiff,
+    SessionEvent,
+    VerifyReport,
+)
 from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress
 from greentic_session.domain.scope import ReplyScope
@@ -262,6 +268,21 @@ class AsyncSessionStore:
     @_documented_as(_SYNC.verify)
     async def verify(self, *, progress: Progress | None = None) -> VerifyReport:
         return await self._in_worker(lambda: self._twin.verify(progress=progress))
+
+    @_documented_as(_SYNC.archive)
+    async def archive(
+        self,
+        *,
+        ended_before: datetime,
+        to: IO[str],
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ArchiveReport:
+        return await self._in_worker(
+            lambda: self._twin.archive(
+                ended_before=ended_before, to=to, ctx=ctx, progress=progress
+            )
+        )
 
     @_documented_as(_SYNC.rebuild_projections)
     async def rebuild_projections(self, *, progress: Progress | None = None) -> None:

@@ -19,7 +19,13 @@ from greentic_session.adapters.storage.encryption import check_key
 from greentic_session.adapters.storage.log_access import LogAccess, LogSnapshot
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.audit import (
+    ArchivedStream,
+    Explanation,
+    SessionDiff,
+    SessionEvent,
+    VerifyReport,
+)
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 from greentic_session.domain.event_shape import UnreadableEvent, event_from_payload
 from greentic_session.domain.identifiers import SessionKey, UserId
@@ -105,7 +111,8 @@ class AuditTrail:
     def _late_rows(
         self, notifications: Iterable[Notification], kinds: tuple[type[Change], ...]
     ) -> list[Change]:
-        models = rebuild_logged((n.id, self.decode(n)) for n in notifications)
+        tombstones = self._recorder.tombstones()
+        models = rebuild_logged(((n.id, self.decode(n)) for n in notifications), tombstones)
         return [c for c in as_changes(models, heads=False) if isinstance(c, kinds)]
 
     # -- reading the log -----------------------------------------------------------
@@ -155,8 +162,11 @@ class AuditTrail:
     def logged_events(self) -> Iterator[LoggedEvent]:
         """Every event with its position, in log (commit) order, a page at a time; each
         stream's events must follow on (`_out_of_sequence`), else `SessionError(internal)`.
-        What it keeps is a version per stream."""
-        versions: dict[Any, int] = {}
+        What it keeps is a version per stream (an archived stream's starts at its last
+        tombstone's)."""
+        versions: dict[Any, int] = {
+            stream_id(t.session_key): t.last_version for t in self._recorder.tombstones()
+        }
         start = 1
         while True:
             page = self._log.recorder.select_notifications(start, LOG_PAGE_SIZE)
@@ -170,12 +180,23 @@ class AuditTrail:
                 return
             start = page[-1].id + 1
 
-    def stream(self, key: SessionKey, up_to: int | None = None) -> list[LoggedEvent]:
+    def tombstones(self) -> list[ArchivedStream]:
+        """Every archived stretch of every stream, by stream and version."""
+        return self._recorder.tombstones()
+
+    def archived(self, key: SessionKey) -> list[ArchivedStream]:
+        """The key's archived stretches, oldest first."""
+        return self._recorder.stream_tombstones(stream_id(key))
+
+    def stream(
+        self, key: SessionKey, archived: int = 0, up_to: int | None = None
+    ) -> list[LoggedEvent]:
         """The key's events (up to version `up_to`, if given), which must make one whole
-        stream (`_check_sequence`), in log order as in version order."""
+        stream (`_check_sequence`) from version `archived` + 1 on (the versions before
+        went to archives), in log order as in version order."""
         notifications = self._recorder.stream_notifications(stream_id(key), up_to)
         events = [(n.id, self.decode(n, key)) for n in notifications]
-        for after, (_, event) in enumerate(events):
+        for after, (_, event) in enumerate(events, archived):
             _check_sequence(key, after, event)
         positions = [position for position, _ in events]
         if positions != sorted(positions):
@@ -191,7 +212,9 @@ class AuditTrail:
 
     def history(self, key: SessionKey, window: HistoryWindow) -> list[SessionEvent]:
         with damaged_log_errors():
-            return stream_history.session_events(self.stream(key, window.up_to), window)
+            tombstones = self.archived(key)
+            events = self.stream(key, _archived_up_to(tombstones), window.up_to)
+            return stream_history.session_events(events, window, tombstones)
 
     def log_position(self) -> int:
         return self._recorder.max_notification_id() or 0
@@ -213,7 +236,8 @@ class AuditTrail:
             for stream, top in tops.items():
                 notifications = self._recorder.stream_notifications(stream, top)
                 logged = [(n.id, self.decode(n)) for n in notifications]
-                out += stream_history.described_at(logged, positions, wanted)
+                archived = self._recorder.stream_tombstones(stream)
+                out += stream_history.described_at(logged, positions, wanted, archived)
         return sorted(out, key=lambda event: event.position)
 
     def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
@@ -232,18 +256,26 @@ class AuditTrail:
         self, key: SessionKey, version: int | None, at: datetime | None
     ) -> SessionData | None:
         with damaged_log_errors():
-            events = self.stream(key)
+            tombstones = self.archived(key)
+            first = _archived_up_to(tombstones) + 1
+            events = self.stream(key, first - 1)
+            start = stream_history.resumed(tombstones)
             if version is not None:
-                if not 1 <= version <= len(events):
-                    held = f"versions 1 to {len(events)}" if events else "no events"
-                    raise invalid_input(f"{key} has {held}, not version {version}")
-                return stream_history.data_at_version(events, version)
+                last = first + len(events) - 1
+                if not first <= version <= last:
+                    held = f"versions {first} to {last}" if events else "no events"
+                    gone = _archived_text(tombstones)
+                    raise invalid_input(f"{key} has {held}{gone}, not version {version}")
+                return stream_history.data_at_version(events, version, start)
             assert at is not None
-            return stream_history.data_at(events, at)
+            return stream_history.data_at(events, at, start)
 
     def diff(self, key: SessionKey, v1: int, v2: int) -> SessionDiff:
         with damaged_log_errors():
-            return session_diff.diff(key, self.stream(key), v1, v2)
+            tombstones = self.archived(key)
+            events = self.stream(key, _archived_up_to(tombstones))
+            start = stream_history.resumed(tombstones)
+            return session_diff.diff(key, events, v1, v2, start)
 
     def explain(
         self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime
@@ -258,14 +290,15 @@ class AuditTrail:
                     "explain replays the whole log: this store has no scope history yet; run "
                     "`greentic-session setup --grant-to <this role>` as the tables' owner"
                 )
-                return scope_explanation.explain(self.logged_events(), ctx, user_id, scope, at)
+                events, tombstones = self.logged_events(), self.tombstones()
+                return scope_explanation.explain(events, ctx, user_id, scope, at, tombstones)
 
     def _explain_from_history(
         self, ctx: TenantCtx, user_id: UserId, scope: ReplyScope, at: datetime
     ) -> Explanation:
         keys = _sessions_in(self._models.scope_events(scope_key(ctx, user_id, scope), at))
         replay = scope_explanation.ScopeReplay(ctx, user_id, scope, at)
-        replay.feed(self._streams(keys))
+        self._feed(replay, keys)
         if not replay.needs_near_misses():
             return replay.explanation()
         near = near_miss_key(str(ctx.env), str(ctx.tenant_id), scope.scope_hash())
@@ -273,14 +306,19 @@ class AuditTrail:
         if not more.keys() - keys.keys():
             return replay.explanation()
         replay = scope_explanation.ScopeReplay(ctx, user_id, scope, at)
-        replay.feed(self._streams({**keys, **more}))
+        self._feed(replay, {**keys, **more})
         return replay.explanation()
 
-    def _streams(self, keys: dict[str, None]) -> list[LoggedEvent]:
-        """Their streams' events, merged in log order."""
-        events = [logged for key in keys for logged in self.stream(SessionKey(key))]
+    def _feed(self, replay: scope_explanation.ScopeReplay, keys: dict[str, None]) -> None:
+        """Their streams' events, merged in log order, each archived stream resumed from
+        its last tombstone."""
+        events: list[LoggedEvent] = []
+        for key in keys:
+            tombstones = self.archived(SessionKey(key))
+            replay.resume(tombstones[-1:])
+            events += self.stream(SessionKey(key), _archived_up_to(tombstones))
         events.sort(key=lambda logged: logged[0])
-        return events
+        replay.feed(events)
 
     # -- integrity -----------------------------------------------------------------
 
@@ -296,6 +334,13 @@ class AuditTrail:
             total, done = snapshot.count(), 0
             replay = Replay()
             with damaged_log_errors("cannot rebuild: "):
+                for tombstone in snapshot.tombstones():
+                    if not isinstance(tombstone, ArchivedStream):
+                        raise SessionError(
+                            ErrorCode.INTERNAL,
+                            f"cannot rebuild: {tombstone}; run verify to see what was changed",
+                        )
+                    replay.resume(tombstone)
                 for notification in snapshot.notifications():
                     replay.apply(self.decode(notification), notification.id)
                     done += 1
@@ -306,6 +351,17 @@ class AuditTrail:
 
         self._recorder.replace_read_models(build)
         log.info("read models rebuilt from the log")
+
+
+def _archived_up_to(tombstones: list[ArchivedStream]) -> int:
+    return tombstones[-1].last_version if tombstones else 0
+
+
+def _archived_text(tombstones: list[ArchivedStream]) -> str:
+    if not tombstones:
+        return ""
+    last = tombstones[-1]
+    return f" (v1 to v{last.last_version} are archived: archive {last.archive_digest})"
 
 
 def _sessions_in(rows: list[ScopeEvent]) -> dict[str, None]:

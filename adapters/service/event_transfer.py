@@ -11,17 +11,25 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from greentic_session.adapters.service.archive_lines import (
+    LineDigest,
+    Trailer,
+    special,
+    tombstone_line,
+)
 from greentic_session.adapters.service.audit_trail import REPLAY_ERRORS, damaged_log_errors
 from greentic_session.adapters.service.event_lines import EventLines
 from greentic_session.adapters.service.event_spool import EventSpool, spooled
 from greentic_session.adapters.storage.log_access import LogAccess, log_not_empty
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.domain.aggregate import Session
+from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.chain import BrokenChain, ChainCheck
 from greentic_session.domain.errors import SessionError, invalid_input
 from greentic_session.domain.progress import Progress
+from greentic_session.domain.state import stream_id
 from greentic_session.projections.projector import as_changes
-from greentic_session.projections.replay import rebuild
+from greentic_session.projections.replay import Replayed, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,7 @@ class EventTransfer:
                 stream, line = tagged.split("\t", 1)
                 if streams is None or stream in streams:
                     fp.write(line)
-                    count += 1
+                    count += not line.startswith('{"tombstone"')
         progress(last, last)
         return count
 
@@ -85,6 +93,11 @@ class EventTransfer:
         chain = ChainCheck()
         keys: dict[UUID, str] = {}
         owners: dict[UUID, int] = {}
+        for tombstone in self._recorder.tombstones():  # first: the events follow them
+            stream = stream_id(tombstone.session_key)
+            chain.resume(stream, tombstone.last_version, tombstone.last_hash)
+            keys[stream] = tombstone.session_key
+            spool.write(f"{stream}\t{tombstone_line(tombstone)}")
         for position, event in self._log_up_to(last, progress):
             chain.check(event)
             stream = event.originator_id
@@ -122,9 +135,10 @@ class EventTransfer:
         again, out of the total. Raises `SessionError(invalid_input)` naming the first bad
         line, `(conflict)` if the store has events, `(internal)` for a write the database
         refuses."""
+        tombstones: list[ArchivedStream] = []
         with spooled() as spool:
             try:
-                models = rebuild(self._checked(fp, spool, progress))
+                models = rebuild(self._checked(fp, spool, tombstones, progress))
             except SessionError:
                 raise
             except (*REPLAY_ERRORS, AttributeError, AssertionError) as exc:
@@ -135,18 +149,43 @@ class EventTransfer:
             if self._recorder.max_notification_id():
                 raise log_not_empty()
             total = spool.count
-            if total:
+            if total or tombstones:
                 batches = _reported(spool.batches(BATCH_SIZE), total, progress)
-                self._recorder.import_log(batches, lambda: as_changes(models, heads=True))
+                self._recorder.import_log(
+                    batches, lambda: as_changes(models, heads=True), lambda: tombstones
+                )
             progress(total, total)
         log.info("imported %d events", total)
         return total
 
     def _checked(
-        self, fp: IO[str], spool: EventSpool, progress: Progress
-    ) -> Iterator[Session.Event]:
+        self,
+        fp: IO[str],
+        spool: EventSpool,
+        tombstones: list[ArchivedStream],
+        progress: Progress,
+    ) -> Iterator[Replayed]:
+        """Events, and the tombstones of an export or archive (kept in `tombstones`); an
+        archive's trailers must name the digest of the lines before them."""
         chain = ChainCheck()
+        digest = LineDigest()
         for number, line in _numbered(fp):
+            found = special(number, line)
+            if isinstance(found, Trailer) and found.digest != digest.hex:
+                raise invalid_input(
+                    f"line {number}: the archive's lines before it do not have the digest it "
+                    "names (changed, cut or reordered); nothing was imported"
+                )
+            digest.add(line)
+            if isinstance(found, Trailer):
+                continue
+            if isinstance(found, ArchivedStream):
+                chain.resume(
+                    stream_id(found.session_key), found.last_version, found.last_hash
+                )
+                tombstones.append(found)
+                yield found
+                continue
             event = self._lines.parse(number, line)
             try:
                 chain.check(event)

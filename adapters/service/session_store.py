@@ -16,15 +16,23 @@ from datetime import datetime, timedelta
 from typing import IO
 
 from greentic_session.adapters.service.audit_trail import AuditTrail
+from greentic_session.adapters.service.event_lines import EventLines
 from greentic_session.adapters.service.event_transfer import EventTransfer
 from greentic_session.adapters.service.session_operations import SessionOperations, scope_arg
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.service.store_ports import LogPorts, Runner, blocking_pause
+from greentic_session.adapters.service.stream_archive import StreamArchive
 from greentic_session.adapters.service.sync_driver import at_once, run_sync
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.audit import (
+    ArchiveReport,
+    Explanation,
+    SessionDiff,
+    SessionEvent,
+    VerifyReport,
+)
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress, no_progress
@@ -65,6 +73,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._audit = AuditTrail(log_app, opened.log_access, opened.read_models)
         self._audit.check_key()
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
+        lines = EventLines(log_app.mapper.transcoder)
+        self._archive = StreamArchive(opened.log_access, lines, self._audit.decode)
         self._audit.prepare_late_tables()
         self.options = options
         self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
@@ -397,6 +407,44 @@ class EventSourcedSessionStore(AuditedSessionStore):
         with self._database("verify"):
             return self._audit.verify(progress or no_progress)
 
+    def archive(
+        self,
+        *,
+        ended_before: datetime,
+        to: IO[str],
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ArchiveReport:
+        """Moves out of the live log every stream whose session ended (cleared, removed,
+        or its expiry recorded: run `sweep_expired` first for the due ones) before
+        `ended_before`, with no new life since, into the text file `to`: export lines with
+        hashes and, after each batch of `ARCHIVE_BATCH` streams, a trailer with the digest
+        of the file so far (it imports into an empty store). Each archived stream leaves a
+        tombstone (last version and hash, the archive's digest, the count, when, and the
+        actor of `ctx`): `verify` checks the chain through it, `history` names the archive,
+        and a new life on the key continues the chain. Each batch is all or nothing; a run
+        that stopped part-way can run again (archived streams are skipped). `progress`
+        counts the streams archived. Runs as the tables' owner only.
+
+        Raises `SessionError`: `invalid_input` for a naive `ended_before`, a `to` that is not
+        a text file, or a `ctx` that is not a `TenantCtx`; `permission_denied` for a role
+        that may not delete from the log (nothing archived); `internal` when a stream's
+        log does not end where its state row says; `unavailable` (database unreachable,
+        store closed).
+        """
+        ended_before = self._ops.instant(ended_before)
+        if not callable(getattr(to, "write", None)):
+            raise invalid_input(f"archive writes to a text file, got {type(to).__name__}")
+        actor = None
+        if ctx is not None:
+            ctx = expect(ctx, TenantCtx, "ctx")
+            actor = ctx.user_id or ctx.user
+        now = self._ops.clock()
+        with self._database("archive"):
+            return self._archive.archive(
+                ended_before, to, now=now, actor=actor, progress=progress or no_progress
+            )
+
     def rebuild_projections(self, *, progress: Progress | None = None) -> None:
         """Rebuilds every read model from the log, in one transaction; readers and
         writers meanwhile see the old models or the new ones, never a mix. `progress` is
@@ -475,7 +523,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         Raises what `events()` raises.
         """
         with self._database("reading the log"):
-            return rebuild_logged(self._audit.logged_events())
+            return rebuild_logged(self._audit.logged_events(), self._audit.tombstones())
 
     def current_read_models(self) -> MemoryReadModels:
         """The read models as stored (compare with `replay_read_models()`).

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change
-from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 MAX_VERSION = 2**63 - 1
@@ -45,13 +47,63 @@ class LogSnapshot(Protocol):
         opened by a role that may not create it, has not: verify skips it)."""
         ...
 
+    def tombstones(self) -> Iterator[ArchivedStream | UnreadableRow]:
+        """Every tombstone of an archived stream, by stream and version, or why a stored
+        one is not one (none: a store that never archived)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EndedStream:
+    """A stream whose session ended (its state row has no data), as listed for archiving:
+    its head when listed, which the archiving transaction checks again."""
+
+    session_key: str
+    version: int
+    head_hash: str
+    stream_text: str
+    """The stream id as its state row stores it: where the next page of the listing starts."""
+
+
+StreamReader = Callable[[EndedStream], list[Notification]]
+ArchiveWriter = Callable[[list[EndedStream], StreamReader], list[ArchivedStream]]
+"""Given the streams still ended at their listed version, and a reader of their events
+inside the archiving transaction: writes them to the archive file, and returns the
+tombstones of those it archived (the others stay)."""
+
 
 BuildReadModels = Callable[[LogSnapshot], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]
 BuildChanges = Callable[[Iterable[Notification], tuple[type[Change], ...]], list[Change]]
 
 
-class LogAccess(Protocol):
+class ArchiveAccess(Protocol):
+    """What `archive` needs from a recorder: the ended streams, and one transaction per
+    batch that writes tombstones and deletes their streams' events."""
+
+    def stream_tombstones(self, stream: UUID) -> list[ArchivedStream]:
+        """The stream's tombstones, oldest first (none: never archived)."""
+        ...
+
+    def ended_streams(self, after: str, limit: int) -> list[EndedStream]:
+        """Up to `limit` streams whose session ended, in stream-id order after `after`
+        (`""`: from the first), leaving out those archived at their current version."""
+        ...
+
+    def archive_streams(self, ended: list[EndedStream], write: ArchiveWriter) -> int:
+        """One transaction, writers of those sessions held off: the streams still ended at
+        their listed version go to `write`; the tombstones it returns are stored and their
+        streams' events (and scope-history rows) deleted. All or nothing. Returns how many
+        events were deleted. `SessionError(permission_denied)` for a role that may not."""
+        ...
+
+    def rename_archive(self, digests: list[str], digest: str) -> None:
+        """The tombstones naming any of `digests` (an archive's checkpoints) name `digest`
+        (the whole archive's) instead."""
+        ...
+
+
+class LogAccess(ArchiveAccess, Protocol):
     def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         """The stream's events with their log positions, by version (up to version `up_to`
         when given: the rest is not read)."""
@@ -83,11 +135,19 @@ class LogAccess(Protocol):
     def max_notification_id(self) -> int | None: ...
 
     def import_log(
-        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+        self,
+        batches: Iterable[Sequence[StoredEvent]],
+        read_models: ImportedReadModels,
+        tombstones: Callable[[], list[ArchivedStream]] = list,
     ) -> None:
         """Into an empty log, in one transaction: every batch of events, in order (their
-        positions follow it), then the changes `read_models()` gives (called once, after
-        the last batch). All or nothing; `SessionError(conflict)` if the log has events."""
+        positions follow it), then the changes `read_models()` gives and the tombstones
+        `tombstones()` gives (each called once, after the last batch). All or nothing;
+        `SessionError(conflict)` if the log has events."""
+        ...
+
+    def tombstones(self) -> list[ArchivedStream]:
+        """Every readable tombstone, by stream and version (for the tools that replay)."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -20,8 +20,10 @@ from eventsourcing.popo import POPOApplicationRecorder
 from greentic_session.adapters.storage.library_seams import LibraryChanged
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
+    ArchiveWriter,
     BuildChanges,
     BuildReadModels,
+    EndedStream,
     ImportedReadModels,
     LogSnapshot,
     log_not_empty,
@@ -32,10 +34,11 @@ from greentic_session.adapters.storage.session_log import (
     SessionLog,
     read_model_changes,
 )
+from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.session_search import SessionQuery
-from greentic_session.domain.state import SessionState
+from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import IndexedSession
-from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import (
     MemoryReadModels,
     ScopeEvent,
@@ -58,7 +61,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         super().__init__()
         self.lock = threading.RLock()
         self.read_models = MemoryReadModels()
-        self._positions: dict[UUID, list[int]] = {}
+        self._positions: dict[UUID, dict[int, int]] = {}  # by stream, by version
+        self._archived: set[int] = set()  # positions whose events went to an archive
+        self._tombstones: dict[UUID, list[ArchivedStream]] = {}
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -81,15 +86,113 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 )
             logged = {}
             for stored, position in zip(stored_events, positions, strict=True):
-                self._positions.setdefault(_stream_of(stored), []).append(position)
+                self._positions.setdefault(_stream_of(stored), {})[stored.originator_version] = (
+                    position
+                )
                 logged[(_stream_of(stored), stored.originator_version)] = position
             self.read_models.apply(changes, logged)
             return positions
 
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's, without the archived events: the library's list keeps every
+        position, so an archived event is dropped from what is read (positions are never
+        reused)."""
+        results: list[Notification] = []
+        while True:
+            want = limit - len(results)
+            page = super().select_notifications(
+                start, want, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+            results.extend(n for n in page if n.id not in self._archived)
+            if len(page) < want or len(results) >= limit:
+                return results
+            start, inclusive_of_start = page[-1].id + 1, True
+
     def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.lock:
-            positions = self._positions.get(stream, [])[:up_to]
-            return [self._at(position) for position in positions]
+            positions = self._positions.get(stream, {})
+            return [
+                self._at(p)
+                for version, p in positions.items()
+                if p not in self._archived and (up_to is None or version <= up_to)
+            ]
+
+    def tombstones(self) -> list[ArchivedStream]:
+        with self.lock:
+            return [t for stream in sorted(self._tombstones) for t in self._tombstones[stream]]
+
+    def stream_tombstones(self, stream: UUID) -> list[ArchivedStream]:
+        with self.lock:
+            return list(self._tombstones.get(stream, []))
+
+    def ended_streams(self, after: str, limit: int) -> list[EndedStream]:
+        with self.lock:
+            found = []
+            for state in self.read_models.states.values():
+                text = str(state.originator_id)
+                if state.data is None and text > after and not self._archived_at(state):
+                    found.append(
+                        EndedStream(state.session_key, state.version, state.head_hash, text)
+                    )
+            found.sort(key=lambda ended: ended.stream_text)
+            return found[:limit]
+
+    def archive_streams(self, ended: list[EndedStream], write: ArchiveWriter) -> int:
+        """Under the lock, so no write lands in between: all or nothing, as `write` may
+        raise before anything changed."""
+        with self.lock:
+            states = self.read_models.states
+            kept = [
+                e
+                for e in ended
+                if (state := states.get(e.session_key)) is not None
+                and state.data is None
+                and state.version == e.version
+            ]
+            tombstones = write(kept, lambda e: self.stream_notifications(stream_id(e.session_key)))
+            deleted = 0
+            for tombstone in tombstones:
+                stream = stream_id(tombstone.session_key)
+                live = [
+                    p for p in self._positions.get(stream, {}).values() if p not in self._archived
+                ]
+                self._archived.update(live)
+                deleted += len(live)
+                self._tombstones.setdefault(stream, []).append(tombstone)
+                self._drop_scope_history(tombstone.session_key)
+            return deleted
+
+    def rename_archive(self, digests: list[str], digest: str) -> None:
+        with self.lock:
+            old = set(digests)
+            for stream, rows in self._tombstones.items():
+                self._tombstones[stream] = [
+                    t.model_copy(update={"archive_digest": digest})
+                    if t.archive_digest in old
+                    else t
+                    for t in rows
+                ]
+
+    def _archived_at(self, state: SessionState) -> bool:
+        rows = self._tombstones.get(state.originator_id, [])
+        return any(t.last_version == state.version for t in rows)
+
+    def _drop_scope_history(self, session_key: str) -> None:
+        history = self.read_models.scope_history
+        for scope in list(history):
+            rows = {k: v for k, v in history[scope].items() if v.session_key != session_key}
+            if rows:
+                history[scope] = rows
+            else:
+                del history[scope]
 
     def first_notifications(self, limit: int) -> list[Notification]:
         return list(self.select_notifications(1, limit))
@@ -105,7 +208,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             self.read_models.replace_projections(build(_Snapshot(self)))
 
     def import_log(
-        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+        self,
+        batches: Iterable[Sequence[StoredEvent]],
+        read_models: ImportedReadModels,
+        tombstones: Callable[[], list[ArchivedStream]] = list,
     ) -> None:
         """The log lives in memory anyway: the batches are gathered, then appended in one
         step, so a failure on the way writes nothing."""
@@ -115,6 +221,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             stored = [event for batch in batches for event in batch]
             if stored:
                 self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
+            else:
+                self.read_models.apply(list(read_models()))
+            for tombstone in tombstones():
+                self._tombstones.setdefault(stream_id(tombstone.session_key), []).append(tombstone)
 
     def ensure_late_tables(self, build: BuildChanges) -> list[str]:
         """A memory store is always new: every read model began with it."""
@@ -125,13 +235,16 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         state = self.read_models.states.get(session_key)
         if state is None or state.wait is None:
             return None
-        positions = self._positions.get(state.originator_id, [])
-        version = state.wait.version
-        return positions[version - 1] if 0 < version <= len(positions) else None
+        return self._positions.get(state.originator_id, {}).get(state.wait.version)
 
     @property
     def models(self) -> MemoryReadModels:
         return self.read_models
+
+    @property
+    def archived(self) -> set[int]:
+        """The positions of the events that went to an archive."""
+        return self._archived
 
     def _at(self, position: int) -> Notification:
         (notification,) = self.select_notifications(position, 1)
@@ -145,7 +258,7 @@ class _Snapshot:
         self._recorder = recorder
 
     def count(self) -> int:
-        return self._recorder.max_notification_id() or 0
+        return (self._recorder.max_notification_id() or 0) - len(self._recorder.archived)
 
     def notifications(self) -> Iterator[Notification]:
         start = 1
@@ -162,6 +275,9 @@ class _Snapshot:
     def holds(self, model: ReadModelRows) -> bool:
         """A memory store is always new: it has every read model."""
         return True
+
+    def tombstones(self) -> Iterator[ArchivedStream | UnreadableRow]:
+        yield from self._recorder.tombstones()
 
 
 def _stream_of(stored: StoredEvent) -> UUID:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +30,10 @@ from greentic_session.adapters.storage.library_seams import replace_pool, withou
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
     MAX_VERSION,
+    ArchiveWriter,
     BuildChanges,
     BuildReadModels,
+    EndedStream,
     ImportedReadModels,
     LogSnapshot,
     log_not_empty,
@@ -51,10 +53,24 @@ from greentic_session.adapters.storage.sql_reader import (
     stored_rows,
     write_read_models,
 )
-from greentic_session.adapters.storage.sql_tables import LateTable, SqlReadModels
+from greentic_session.adapters.storage.sql_tables import (
+    SCOPE_HISTORY_TABLE,
+    LateTable,
+    SqlReadModels,
+)
+from greentic_session.adapters.storage.sql_tombstones import (
+    TOMBSTONES_TABLE,
+    SqlTombstones,
+    decoded,
+    ended_streams,
+    readable,
+    still_ended,
+)
+from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.state import stream_id
 from greentic_session.projections.changes import Change, row_of
-from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENT_COLUMNS = "notification_id, originator_id, originator_version"
@@ -119,7 +135,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         )
         self.long_operation_timeout = DEFAULT_LONG_OPERATION_TIMEOUT
         self.tables = tables_in(datastore.schema, self._events_table)
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
+        self._scope_history_name = f'"{datastore.schema}"."{SCOPE_HISTORY_TABLE}"'
+        self.tombstone_sql = SqlTombstones(
+            qualifier=f'"{datastore.schema}".', placeholder="%s", for_update=" FOR UPDATE"
+        )
+        self._tombstones_name = f'"{datastore.schema}"."{TOMBSTONES_TABLE}"'
+        statements = [*self.tables.create_statements, self.tombstone_sql.create]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in statements)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -190,7 +212,10 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         )
 
     def import_log(
-        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+        self,
+        batches: Iterable[Sequence[StoredEvent]],
+        read_models: ImportedReadModels,
+        tombstones: Callable[[], list[ArchivedStream]] = list,
     ) -> None:
         """One transaction: the events through one binary `COPY` (positions drawn from the
         bigserial in row order), then the read models in `executemany` batches. The lock
@@ -217,6 +242,9 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                                 )
                     for statement, rows in self.tables.in_bulk(read_models()):
                         cursor.executemany(statement, rows)
+                    if archived := tombstones():
+                        rows = self.tombstone_sql.insert_rows(archived)
+                        cursor.executemany(self.tombstone_sql.insert, rows)
                     self._analyze(cursor)
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
@@ -226,6 +254,83 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     f"the database refused the import ({type(exc).__name__}: {exc}); "
                     "nothing was imported",
                 ) from exc
+
+    # -- archive -------------------------------------------------------------------
+
+    def tombstones(self) -> list[ArchivedStream]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            if not self.has_tombstones(cursor):
+                return []
+            cursor.execute(self.tombstone_sql.select_all)
+            return readable(cursor.fetchall())
+
+    def stream_tombstones(self, stream: UUID) -> list[ArchivedStream]:
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor(row_factory=tuple_row)
+            if not self.has_tombstones(cursor):
+                return []
+            cursor.execute(self.tombstone_sql.select_stream, (str(stream),))
+            return readable(cursor.fetchall())
+
+    def ended_streams(self, after: str, limit: int) -> list[EndedStream]:
+        """The archive's first call creates the tombstones table of a store made before it
+        (as the owner: a role that may not is refused, `permission_denied`)."""
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            self._allow_long(cursor)
+            if not self.has_tombstones(cursor):
+                cursor.execute(self.tombstone_sql.create)
+            if not after and self.tables.scope_history_ready:
+                cursor.execute(self.tombstone_sql.scope_history_index)
+            cursor.execute(self.tombstone_sql.select_ended, (after, limit))
+            return ended_streams(cursor.fetchall())
+
+    def archive_streams(self, ended: list[EndedStream], write: ArchiveWriter) -> int:
+        """Each state row is checked `FOR UPDATE`: a writer reviving one of these sessions
+        waits for the commit, then continues the chain from the tombstone (its state row
+        keeps the version and hash). The events are deleted by the owner only: the runtime
+        role may not (`permission_denied`, nothing changed)."""
+        sql = self.tombstone_sql
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            self._allow_long(cursor)
+            kept = still_ended(cursor, sql.recheck, ended)
+
+            def events_of(stream: EndedStream) -> list[Notification]:
+                cursor.execute(
+                    f"{self.log_query} WHERE originator_id = %s ORDER BY originator_version",
+                    (stream_id(stream.session_key),),
+                )
+                return [_notification(row) for row in cursor.fetchall()]
+
+            archived = write(kept, events_of)
+            if archived:
+                cursor.executemany(sql.insert, sql.insert_rows(archived))
+            deleted = 0
+            for tombstone in archived:
+                stream_uuid = stream_id(tombstone.session_key)
+                cursor.execute(
+                    f"DELETE FROM {self._events_table} WHERE originator_id = %s", (stream_uuid,)
+                )
+                deleted += cursor.rowcount
+            if archived and self.tables.scope_history_ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                cursor.execute(sql.delete_scope_history(len(streams)), streams)
+            return deleted
+
+    def rename_archive(self, digests: list[str], digest: str) -> None:
+        with self.datastore.get_connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=tuple_row)
+            self._allow_long(cursor)
+            cursor.executemany(
+                self.tombstone_sql.rename_archive, [(digest, old) for old in digests]
+            )
+
+    def has_tombstones(self, cursor: Cursor[TupleRow]) -> bool:
+        cursor.execute("SELECT to_regclass(%s)", (self._tombstones_name,))
+        row = cursor.fetchone()
+        return row is not None and row[0] is not None
 
     def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.get_connection() as connection:
@@ -387,6 +492,13 @@ class _Snapshot:
 
     def holds(self, model: ReadModelRows) -> bool:
         return holds(self._recorder.tables, model)
+
+    def tombstones(self) -> Iterator[ArchivedStream | UnreadableRow]:
+        recorder = self._recorder
+        cursor = self._connection.cursor(row_factory=tuple_row)
+        if not recorder.has_tombstones(cursor):
+            return
+        yield from decoded(self._streamed("gs_tombstones", recorder.tombstone_sql.select_all))
 
     def _streamed(self, name: str, statement: str) -> Iterator[Sequence[Any]]:
         with self._connection.cursor(name, row_factory=tuple_row) as cursor:

@@ -4,7 +4,8 @@ A store opened by a role that may create tables creates them on first use. In pr
 `greentic-session setup --grant-to ROLE` creates them as their owner instead and grants
 the runtime role rows only: it reads and appends the log (never updates or deletes it)
 and reads and writes the read models, with no right to create, alter or drop anything.
-Opening an existing schema then needs no DDL at all.
+Opening an existing schema then needs no DDL at all. Archiving deletes events from the
+log, so only the owner can run it; the runtime role reads the tombstones it leaves.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from greentic_session.adapters.storage.library_seams import postgres_events_tabl
 from greentic_session.adapters.storage.session_log import SessionLog
 from greentic_session.adapters.storage.sql_session_index import SESSION_INDEX_TABLE
 from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES, SCOPE_HISTORY_TABLE
+from greentic_session.adapters.storage.sql_tombstones import TOMBSTONES_TABLE, SqlTombstones
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 
 EVENTS_TABLE = postgres_events_table(SessionLog.name)  # the library names the log's table
@@ -146,12 +148,16 @@ def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
             table(SESSION_INDEX_TABLE), grantee
         ),
+        # Tombstones: read only; archiving (which deletes from the log) is the owner's.
+        sql.SQL("GRANT SELECT ON {} TO {}").format(table(TOMBSTONES_TABLE), grantee),
     ]
     done: list[str] = []
     with connect(settings) as connection, connection.transaction():
         known = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
         if known.fetchone() is None:
             raise invalid_input(f"role {role!r} does not exist: CREATE ROLE it first")
+        qualifier = sql.Identifier(schema).as_string(connection) + "."
+        connection.execute(SqlTombstones(qualifier=qualifier, placeholder="%s").create.encode())
         sequence = connection.execute(
             "SELECT pg_get_serial_sequence(%s, 'notification_id')",
             (sql.Identifier(schema, EVENTS_TABLE).as_string(connection),),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -15,8 +15,10 @@ from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
     MAX_VERSION,
+    ArchiveWriter,
     BuildChanges,
     BuildReadModels,
+    EndedStream,
     ImportedReadModels,
     LogSnapshot,
     log_not_empty,
@@ -31,7 +33,17 @@ from greentic_session.adapters.storage.sql_reader import (
     write_read_models,
 )
 from greentic_session.adapters.storage.sql_tables import SqlReadModels
-from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
+from greentic_session.adapters.storage.sql_tombstones import (
+    TOMBSTONES_TABLE,
+    SqlTombstones,
+    decoded,
+    ended_streams,
+    readable,
+    still_ended,
+)
+from greentic_session.domain.audit import ArchivedStream
+from greentic_session.domain.state import stream_id
+from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENTS_TABLE = "stored_events"  # the library's default name for it
@@ -53,10 +65,15 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
         self.tables = sqlite_tables()
+        self.tombstone_sql = SqlTombstones(qualifier="", placeholder="?")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.tables.create_statements]
+        return [
+            *super().construct_create_table_statements(),
+            *self.tables.create_statements,
+            self.tombstone_sql.create,
+        ]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -69,7 +86,10 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             return positions
 
     def import_log(
-        self, batches: Iterable[Sequence[StoredEvent]], read_models: ImportedReadModels
+        self,
+        batches: Iterable[Sequence[StoredEvent]],
+        read_models: ImportedReadModels,
+        tombstones: Callable[[], list[ArchivedStream]] = list,
     ) -> None:
         """One transaction on the writer's connection: the library's insert for each batch
         (assumption 1), then the read models in `executemany` batches. A writer that got
@@ -83,6 +103,68 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                 insert_sqlite_events(self, c, batch)
             for statement, rows in self.tables.in_bulk(read_models()):
                 c.executemany(statement, rows)
+            if archived := tombstones():
+                c.execute(self.tombstone_sql.create)
+                c.executemany(self.tombstone_sql.insert, self.tombstone_sql.insert_rows(archived))
+
+    # -- archive -------------------------------------------------------------------
+
+    def tombstones(self) -> list[ArchivedStream]:
+        with self.datastore.transaction(commit=False) as c:
+            if not _has_table(c, TOMBSTONES_TABLE):
+                return []
+            c.execute(self.tombstone_sql.select_all)
+            return readable(c.fetchall())
+
+    def stream_tombstones(self, stream: UUID) -> list[ArchivedStream]:
+        with self.datastore.transaction(commit=False) as c:
+            if not _has_table(c, TOMBSTONES_TABLE):
+                return []
+            c.execute(self.tombstone_sql.select_stream, (str(stream),))
+            return readable(c.fetchall())
+
+    def ended_streams(self, after: str, limit: int) -> list[EndedStream]:
+        """The archive's first call creates the tombstones table of a store made before it."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.tombstone_sql.create)
+            if not after and self.tables.scope_history_ready:
+                c.execute(self.tombstone_sql.scope_history_index)
+            c.execute(self.tombstone_sql.select_ended, (after, limit))
+            return ended_streams(c.fetchall())
+
+    def archive_streams(self, ended: list[EndedStream], write: ArchiveWriter) -> int:
+        """The first DELETE (of no row) takes the write lock: no write lands between the
+        check of the heads and the deletion."""
+        sql = self.tombstone_sql
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {sql.table} WHERE stream_id = ''")
+            kept = still_ended(c, sql.recheck, ended)
+
+            def events_of(stream: EndedStream) -> list[Notification]:
+                c.execute(
+                    f"{self.log_query} WHERE originator_id = ? ORDER BY originator_version",
+                    (stream_id(stream.session_key).hex,),
+                )
+                return [self.notification(row) for row in c.fetchall()]
+
+            archived = write(kept, events_of)
+            c.executemany(sql.insert, sql.insert_rows(archived))
+            deleted = 0
+            for tombstone in archived:
+                stream_uuid = stream_id(tombstone.session_key)
+                c.execute(
+                    f"DELETE FROM {self.events_table_name} WHERE originator_id = ?",
+                    (stream_uuid.hex,),
+                )
+                deleted += tombstone.events  # read in this transaction: all of them
+            if archived and self.tables.scope_history_ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                c.execute(sql.delete_scope_history(len(streams)), streams)
+            return deleted
+
+    def rename_archive(self, digests: list[str], digest: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(self.tombstone_sql.rename_archive, [(digest, old) for old in digests])
 
     def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
@@ -146,8 +228,7 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
 
     def _has_table(self, name: str) -> bool:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-            return c.fetchone() is not None
+            return _has_table(c, name)
 
     @property
     def log_query(self) -> str:
@@ -206,6 +287,17 @@ class _Snapshot:
 
     def holds(self, model: ReadModelRows) -> bool:
         return holds(self._recorder.tables, model)
+
+    def tombstones(self) -> Iterator[ArchivedStream | UnreadableRow]:
+        if not _has_table(self._cursor, TOMBSTONES_TABLE):
+            return
+        self._cursor.execute(self._recorder.tombstone_sql.select_all)
+        yield from decoded(self._cursor.fetchall())
+
+
+def _has_table(cursor: SQLiteCursor, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return bool(cursor.fetchall())
 
 
 class SQLiteReadModelReader(SqlReadModelReader):

@@ -98,6 +98,20 @@ class RawTables:
             (self.stream(key), version),
         )
 
+    # -- tombstones (`gs_archived_streams`) --------------------------------------------------
+
+    def set_tombstone(self, key: str, column: str, value: Any) -> None:
+        """Change one column of the key's tombstones."""
+        self.execute(
+            f"UPDATE {{q}}gs_archived_streams SET {column} = ? WHERE stream_id = ?",
+            (value, str(stream_id(key))),
+        )
+
+    def delete_tombstone(self, key: str) -> None:
+        self.execute(
+            "DELETE FROM {q}gs_archived_streams WHERE stream_id = ?", (str(stream_id(key)),)
+        )
+
 
 def _sqlite_tables(path: str) -> RawTables:
     def run(sql: str, params: Sequence[Any]) -> Rows:

@@ -33,6 +33,7 @@ EVERY_COMMAND = [
     ("sweep",),
     ("export", "-"),
     ("import", "-"),
+    ("archive", "--keep", "90d", "f"),
     ("setup",),
     ("demo",),
     ("keygen",),

@@ -8,6 +8,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -85,6 +86,7 @@ def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> No
         ).fetchall()
     assert rows == [
         ("greentic_session_events", "INSERT,SELECT"),
+        ("gs_archived_streams", "SELECT"),
         ("gs_scope_history", "DELETE,INSERT,SELECT"),
         ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_session_index", "DELETE,INSERT,SELECT,UPDATE"),
@@ -132,9 +134,7 @@ def test_the_runtime_role_explains_a_store_made_before_the_scope_history_from_th
     with open_store(set_up.runtime_url) as store:
         first = store.create_session(CTX, make_data(CTX))
         store.register_wait(CTX, "alice", chat, first, make_data(CTX))
-    set_up.admin(
-        sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_scope_history"))
-    )
+    set_up.admin(sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_scope_history")))
 
     with caplog.at_level(logging.WARNING), open_store(set_up.runtime_url) as store:
         assert store.explain(CTX, "alice", chat).session_key == first
@@ -263,6 +263,29 @@ def test_the_runtime_role_cannot_rewrite_the_log_or_its_anchor(
         set_up.as_runtime_role(text)
     with open_store(set_up.owner_url) as owner:
         assert owner.verify().ok
+
+
+def test_the_runtime_role_cannot_archive(set_up: Deployment) -> None:
+    with open_store(set_up.runtime_url) as store:
+        key = store.create_session(CTX, make_data(CTX))
+        store.remove_session(key)
+        with raises_code(ErrorCode.PERMISSION_DENIED):
+            store.archive(ended_before=datetime.now(UTC) + timedelta(days=1), to=io.StringIO())
+        assert [e.type for e in store.history(key)] == ["created", "removed"]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        set_up.as_runtime_role(f"DELETE FROM {set_up.table('greentic_session_events')}")
+
+
+def test_the_owner_archives_and_the_runtime_role_verifies_after(set_up: Deployment) -> None:
+    with open_store(set_up.runtime_url) as store:
+        key = store.create_session(CTX, make_data(CTX))
+        store.remove_session(key)
+    with open_store(set_up.owner_url) as owner:
+        cut = datetime.now(UTC) + timedelta(days=1)
+        assert owner.archive(ended_before=cut, to=io.StringIO()).streams == 1
+    with open_store(set_up.runtime_url) as store:
+        assert store.verify().ok
+        assert store.history(key)[0].type == "archived"
 
 
 def test_opening_a_schema_not_set_up_as_the_runtime_role_says_to_run_setup(

@@ -332,9 +332,7 @@ def test_postgres_events_table_takes_the_imports_binary_copy_in_row_order(pg_dsn
     try:
         open_store(with_schema(pg_dsn, schema)).close()
         with psycopg.connect(pg_dsn, autocommit=True) as connection:
-            copy_in = sql.SQL("COPY {} ({}) FROM STDIN BINARY").format(
-                table, sql.SQL(COPY_COLUMNS)
-            )
+            copy_in = sql.SQL("COPY {} ({}) FROM STDIN BINARY").format(table, sql.SQL(COPY_COLUMNS))
             with connection.cursor() as cursor, cursor.copy(copy_in) as copy:
                 copy.set_types(COPY_TYPES)
                 for stream in streams:

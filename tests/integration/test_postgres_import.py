@@ -27,8 +27,9 @@ def test_an_import_the_server_refuses_is_internal_with_its_cause_and_writes_noth
     table = sql.Identifier(databases.schemas[-1], EVENTS_TABLE)
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         connection.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT at_most_two CHECK (originator_version <= 2)")
-            .format(table)
+            sql.SQL(
+                "ALTER TABLE {} ADD CONSTRAINT at_most_two CHECK (originator_version <= 2)"
+            ).format(table)
         )
 
     with open_store(url) as store, pytest.raises(SessionError) as refused:

@@ -133,6 +133,7 @@ def test_instances_hammering_the_same_sessions_and_scopes_all_succeed(
     report = store.verify()
     assert report.ok, report.problems
 
+
 OPENER_SCRIPT = """
 import sys
 from greentic_session import open_store
