@@ -405,12 +405,15 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             with connection.transaction():
                 allow_long(cursor, 0, self.datastore)
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LATE_TABLES_LOCK,))
+                # A relation lock before the second look: taking one makes the server read
+                # the catalog changes committed meanwhile (an advisory lock does not), so a
+                # table another process has just created is seen, not created twice.
+                state_table = self.tables.projection_tables[0]
+                cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
                 missing = [t for t in missing if not self._has_table(cursor, t.qualified)]
                 for table in missing:
                     for statement in table.create:
                         cursor.execute(statement)
-                state_table = self.tables.projection_tables[0]
-                cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
                 for table in missing:
                     self.tables.set_ready(table.name, True)
                 kinds = tuple(table.fills for table in missing)

@@ -20,9 +20,11 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
-    """The system's Chromium (Playwright's own browser download is not used)."""
+    """The system's Chromium (Playwright's own browser download is not used). One per test:
+    Playwright's sync API runs an event loop for as long as it is open, and a worker process
+    that went on holding it would refuse every later `asyncio.run` (the async store's tests)."""
     if not CHROMIUM.exists():
         _missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver")
     try:
