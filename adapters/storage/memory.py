@@ -168,6 +168,7 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 deleted += len(live)
                 self._tombstones.setdefault(stream, []).append(tombstone)
                 self._drop_scope_history(tombstone.session_key)
+                self.read_models.sessions.pop(tombstone.session_key, None)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:

@@ -317,6 +317,9 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             if archived and self.tables.scope_history_ready:
                 streams = [str(stream_id(t.session_key)) for t in archived]
                 cursor.execute(sql.delete_scope_history(len(streams)), streams)
+            if archived and self.tables.session_index.ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                cursor.execute(sql.delete_session_index(len(streams)), streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:

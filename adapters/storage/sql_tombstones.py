@@ -68,6 +68,7 @@ class SqlTombstones:
             f"WHERE stream_id = ? AND data IS NULL{for_update}"
         )
         self._delete_scope_history = sql("DELETE FROM {q}gs_scope_history WHERE stream_id IN ")
+        self._delete_session_index = sql("DELETE FROM {q}gs_session_index WHERE stream_id IN ")
         self._placeholder = placeholder
         # The archive's deletions find a stream's scope-history rows by stream: the table's
         # own indexes are by scope.
@@ -80,6 +81,12 @@ class SqlTombstones:
         """The scope-history rows of `streams` streams (their ids the parameters)."""
         marks = ", ".join([self._placeholder] * streams)
         return f"{self._delete_scope_history}({marks})"
+
+    def delete_session_index(self, streams: int) -> str:
+        """The session-index rows of `streams` streams: an archived session is no longer
+        found (its tombstone holds no content to find it by); a new life indexes it anew."""
+        marks = ", ".join([self._placeholder] * streams)
+        return f"{self._delete_session_index}({marks})"
 
     def insert_rows(self, tombstones: Iterable[ArchivedStream]) -> list[tuple[Any, ...]]:
         return [

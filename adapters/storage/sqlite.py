@@ -160,6 +160,9 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             if archived and self.tables.scope_history_ready:
                 streams = [str(stream_id(t.session_key)) for t in archived]
                 c.execute(sql.delete_scope_history(len(streams)), streams)
+            if archived and self.tables.session_index.ready:
+                streams = [str(stream_id(t.session_key)) for t in archived]
+                c.execute(sql.delete_session_index(len(streams)), streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
