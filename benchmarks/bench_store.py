@@ -25,7 +25,9 @@ Sections, each on memory://, SQLite and PostgreSQL unless said otherwise:
   size is labelled with the count it reached. The floors are filled in bulk;
 - concurrency (SQLite, PostgreSQL): 1/4/8 writer threads and 4 processes;
 - rss (memory://): RSS growth of 100,000 live sessions, each store in a fresh process.
-Every PostgreSQL store gets its own schema, dropped at the end of the run.
+Every PostgreSQL store gets its own schema, dropped at the end of the run. The asyncio
+section (ours async against LangGraph's async saver, with the event loop's lag) is a
+command of its own: `python -m benchmarks.async_concurrency`.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ from benchmarks.databases import Databases
 from benchmarks.floors import open_floor
 from benchmarks.inputs import add_session, data_of, serial
 from benchmarks.timing import Call, Prepare, Row, Stats
-from benchmarks.workloads import turn_calls
+from benchmarks.workloads import turn_calls, update_get_calls
 from greentic_session import SessionStore, open_store
 
 POOL = 20  # sessions per writer
 WORKLOADS = ("update_session", "turn")
+CYCLE = "update + get cycle"  # a workload of the asyncio section's sync rows
 WARMUP_CALLS = 5
 BATCH = 20
 OPENERS: dict[str, Callable[[str], SessionStore]] = {"ours": open_store, "floor": open_floor}
@@ -45,11 +46,11 @@ def own_updates(store: SessionStore, user: str) -> Prepare:
 
 def writer_calls(store: SessionStore, workload: str) -> Prepare:
     user = f"writer-{uuid4().hex[:12]}"
-    return (
-        own_updates(store, user)
-        if workload == "update_session"
-        else turn_calls(store, [user] * POOL)
-    )
+    if workload == "update_session":
+        return own_updates(store, user)
+    if workload == CYCLE:
+        return update_get_calls(store, [user] * POOL)
+    return turn_calls(store, [user] * POOL)
 
 
 def write_until(prepare: Prepare, seconds: float) -> tuple[list[int], float]:
@@ -68,7 +69,12 @@ def write_until(prepare: Prepare, seconds: float) -> tuple[list[int], float]:
 
 def run_threads(store: SessionStore, workload: str, writers: int, seconds: float) -> Stats:
     prepares = [writer_calls(store, workload) for _ in range(writers)]
-    barrier = threading.Barrier(writers)
+    return combine(thread_results(prepares, seconds))
+
+
+def thread_results(prepares: list[Prepare], seconds: float) -> list[tuple[list[int], float]]:
+    """A thread a writer: warm-up, a barrier, then `seconds` of calls; each one's samples."""
+    barrier = threading.Barrier(len(prepares))
     results: list[tuple[list[int], float]] = []
 
     def writer(prepare: Prepare) -> None:
@@ -82,7 +88,7 @@ def run_threads(store: SessionStore, workload: str, writers: int, seconds: float
         thread.start()
     for thread in threads:
         thread.join()
-    return combine(results)
+    return results
 
 
 def _process_writer(

@@ -35,6 +35,11 @@ class Config:
     quick: bool
 
 
+def bench_pg_url() -> str:
+    """The PostgreSQL server of a benchmark run: GREENTIC_SESSION_BENCH_PG, else the default."""
+    return os.environ.get(PG_URL_VARIABLE) or DEFAULT_PG_URL
+
+
 def sizes(text: str) -> tuple[int, ...]:
     return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
 
@@ -80,7 +85,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         threads=(1, 2) if quick else sizes(args.threads),
         processes=2 if quick else args.processes,
         rss_sessions=2_000 if quick else args.rss_sessions,
-        pg_url=os.environ.get(PG_URL_VARIABLE) or DEFAULT_PG_URL,
+        pg_url=bench_pg_url(),
         json_path=args.json,
         markdown_path=args.markdown,
         quick=quick,

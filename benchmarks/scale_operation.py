@@ -55,6 +55,27 @@ def history(store: AuditedSessionStore, export: str, probe: Probe) -> object:
     return len(store.history(probe.session_key))
 
 
+def find(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    """`find_sessions`: a page of the tenant's sessions (every session of the mix), the page
+    after it, a page of the probe's user and one of its conversation; each call timed on
+    its own."""
+    tenant = str(tenant_ctx(probe.user).tenant_id)
+    timings: dict[str, object] = {}
+
+    def timed(name: str, **filters: object) -> str | None:
+        started = time.perf_counter()
+        page = store.find_sessions(**filters)  # type: ignore[arg-type]
+        timings[f"{name}_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        timings[f"{name}_rows"] = len(page.sessions)
+        return page.next
+
+    after = timed("tenant", tenant=tenant, limit=50)
+    timed("tenant_next", tenant=tenant, limit=50, after=after)
+    timed("user", user=probe.user, limit=50)
+    timed("conversation", conversation=probe.conversation)
+    return timings
+
+
 def sweep_expired(store: AuditedSessionStore, export: str, probe: Probe) -> object:
     return store.sweep_expired()
 
@@ -66,6 +87,7 @@ OPERATIONS: dict[str, Operation] = {
     "rebuild_projections": rebuild_projections,
     "explain": explain,
     "history": history,
+    "find": find,
     "export_events": export_events,
     "sweep_expired": sweep_expired,
 }

@@ -24,7 +24,13 @@ from benchmarks.inputs import (
     unique_scope,
 )
 from benchmarks.timing import Call, Prepare, cycle_calls
-from greentic_session import AuditedSessionStore, ReplyScope, SessionData, SessionStore
+from greentic_session import (
+    AuditedSessionStore,
+    ReplyScope,
+    SessionData,
+    SessionKey,
+    SessionStore,
+)
 
 READ_POOL = 100  # reads, updates and turns cycle over this many sessions or waits
 FEW_WAITS = 5  # waits of the user whose waits are listed
@@ -53,6 +59,23 @@ def update_session(store: SessionStore) -> Prepare:
             data = data_of(spread_user(i), serial())
             calls.append(partial(store.update_session, key, data))
         return calls
+
+    return prepare
+
+
+def update_get_calls(store: SessionStore, users: list[str]) -> Prepare:
+    """update_session then get_session of the same session: one session per user, in rotation."""
+    rotation = itertools.cycle([(user, add_session(store, user)) for user in users])
+
+    def cycle(key: SessionKey, data: SessionData) -> None:
+        store.update_session(key, data)
+        assert store.get_session(key) == data
+
+    def prepare(n: int) -> list[Call]:
+        return [
+            partial(cycle, key, data_of(user, serial()))
+            for user, key in itertools.islice(rotation, n)
+        ]
 
     return prepare
 

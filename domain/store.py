@@ -9,11 +9,12 @@ from types import TracebackType
 from typing import IO, Self
 
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress
 from greentic_session.domain.rules import only_wait
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionPage, SessionStateFilter
 from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.tenant import TenantCtx
 
@@ -116,8 +117,54 @@ class AuditedSessionStore(SessionStore):
         None when `get_session` would return None (never created, ended, or expired)."""
 
     @abstractmethod
-    def history(self, key: SessionKey | str) -> list[SessionEvent]:
-        """Every event of the key's stream, across all its lives, oldest first."""
+    def find_sessions(
+        self,
+        *,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        flow: str | None = None,
+        conversation: str | None = None,
+        state: SessionStateFilter | str = "any",
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> SessionPage:
+        """A page of the sessions that match every filter given, most recently updated
+        first, from the session index (never the log); `page.next` is the `after` of the
+        next page."""
+
+    @abstractmethod
+    def history(
+        self,
+        key: SessionKey | str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[SessionEvent]:
+        """The key's stream, across all its lives, oldest first (newest first with
+        `reverse`): from stream version `from_version` on (down, with `reverse`), at most
+        `limit` events."""
+
+    @abstractmethod
+    def log_position(self) -> int:
+        """The position of the log's last event (0 for an empty log): where to follow from."""
+
+    @abstractmethod
+    def events_after(
+        self,
+        position: int,
+        *,
+        limit: int = 100,
+        tenant: TenantId | str | None = None,
+        user: UserId | str | None = None,
+        session: SessionKey | str | None = None,
+    ) -> list[SessionEvent]:
+        """Events logged after log `position`, in log order, each with its position: of the
+        next `limit` positions, those of this tenant, user or session (default: all)."""
 
     @abstractmethod
     def get_session_at(

@@ -42,6 +42,7 @@ from greentic_session.domain.mapping import (
 )
 from greentic_session.domain.scope import ReplyScope, WaitScope
 from greentic_session.domain.session import SessionCursor, SessionData
+from greentic_session.domain.session_search import SessionPage, SessionStateFilter, SessionSummary
 from greentic_session.domain.store import AuditedSessionStore, SessionStore
 from greentic_session.domain.stored_session import StoredSession, StoredWait
 from greentic_session.domain.tenant import Impersonation, InvocationDeadline, TenantCtx
@@ -72,7 +73,10 @@ __all__ = [
     "SessionError",
     "SessionEvent",
     "SessionKey",
+    "SessionPage",
+    "SessionStateFilter",
     "SessionStore",
+    "SessionSummary",
     "StoredSession",
     "StoredWait",
     "TeamId",

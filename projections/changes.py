@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from greentic_session.domain.session_search import RecordedStatus
 from greentic_session.domain.state import SessionState
 
 
@@ -81,8 +82,38 @@ class RecordScopeEvent:
     position: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedSession:
+    """A row of the session index, what `find_sessions` pages over: a key's last life, who
+    it belongs to, its conversation, what the log says of it, and when it last changed."""
+
+    session_key: str
+    env: str
+    tenant: str
+    team: str | None
+    user: str | None
+    flow: str | None
+    conversation: str | None
+    status: RecordedStatus
+    waiting: bool
+    version: int
+    updated_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSession:
+    """Upsert the key's session-index row. `keep_conversation`: the session neither has
+    nor had a wait in this write, so the row keeps the conversation it holds (its last
+    wait's); the backend merges, without reading the row first."""
+
+    row: IndexedSession
+    keep_conversation: bool = False
+
+
 Change = (
     PutState
+    | IndexSession
     | ClaimScope
     | ReleaseScope
     | AddUserWait
@@ -108,6 +139,8 @@ def row_of(change: Change) -> tuple[str, str]:
         return ("state", change.state.session_key)
     if isinstance(change, RecordHead):
         return ("head", change.session_key)
+    if isinstance(change, IndexSession):
+        return ("session index", change.row.session_key)
     if isinstance(change, ClaimScope | ReleaseScope):
         return ("scope", change.scope_key)
     if isinstance(change, RecordScopeEvent):

@@ -17,12 +17,14 @@ from greentic_session.projections.changes import (
     Change,
     ClaimScope,
     DropUserWait,
+    IndexSession,
     PutState,
     RecordHead,
     RecordScopeEvent,
     ReleaseScope,
 )
 from greentic_session.projections.read_models import MemoryReadModels, WaitEntry
+from greentic_session.projections.session_index import index_change
 
 _WAIT_ENDINGS: dict[type[Session.Event], str] = {
     Session.WaitSuperseded: Session.WaitSuperseded.kind,
@@ -117,8 +119,10 @@ def pending_changes(before: SessionState | None, session: Session) -> list[Chang
     registered = any(isinstance(event, Session.WaitRegistered) for event in pending)
     head = RecordHead(session.session_key, session.version, session.head_hash)
     events = [event for event in pending if isinstance(event, Session.Event)]
+    after = session.state()
     return [
-        *changes_for(before, session.state(), registered),
+        *changes_for(before, after, registered),
+        index_change(before, after, events[-1]),
         *_pending_scope_events(before, events, session),
         head,
     ]
@@ -155,6 +159,7 @@ def as_changes(models: MemoryReadModels, *, heads: bool) -> list[Change]:
         for scope_key, rows in models.scope_history.items()
         for row in rows.values()
     ]
+    changes += [IndexSession(row) for row in models.sessions.values()]
     if heads:
         changes += [RecordHead(key, h.version, h.hash) for key, h in models.heads.items()]
     return changes

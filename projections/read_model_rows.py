@@ -12,14 +12,16 @@ a value's type counts. A new read model slots in as one more `ReadModelRows` in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from greentic_session.domain.state import SessionState, stream_id
+from greentic_session.projections.changes import IndexedSession
 from greentic_session.projections.read_models import MemoryReadModels, StreamHead, WaitEntry
 
+T = TypeVar("T")
 Key = tuple[object, ...]
 Value = tuple[object, ...]
 Row = tuple[Key, Value]
@@ -103,17 +105,27 @@ def state_value(state: SessionState) -> Value:
     )
 
 
-def _state_keys(source: RowSource) -> Iterator[Key]:
-    return ((str(stream_id(key)), key) for key in source.models.states)
+def _per_session(
+    rows_of: Callable[[MemoryReadModels], Mapping[str, T]], value: Callable[[T], Value]
+) -> tuple[Callable[[RowSource], Iterator[Key]], Callable[[RowSource, Key], Value | None]]:
+    """The keys and the row lookup of a read model with one row per session, keyed by its
+    stream id and session key (state, session index, heads)."""
+
+    def keys(source: RowSource) -> Iterator[Key]:
+        return ((str(stream_id(key)), key) for key in rows_of(source.models))
+
+    def row(source: RowSource, key: Key) -> Value | None:
+        stream, session_key = key
+        if not own_stream(stream, session_key):
+            return None
+        assert isinstance(session_key, str)
+        found = rows_of(source.models).get(session_key)
+        return None if found is None else value(found)
+
+    return keys, row
 
 
-def _state_row(source: RowSource, key: Key) -> Value | None:
-    stream, session_key = key
-    if not own_stream(stream, session_key):
-        return None
-    assert isinstance(session_key, str)
-    state = source.models.states.get(session_key)
-    return None if state is None else state_value(state)
+_state_keys, _state_row = _per_session(lambda models: models.states, state_value)
 
 
 def _state_label(key: Key) -> str:
@@ -205,6 +217,33 @@ def _history_describe(value: Value) -> str:
     return f"{_text(kind)}{at}, log position {position}"
 
 
+# -- session index -----------------------------------------------------------------------
+
+
+def index_value(row: IndexedSession) -> Value:
+    """A session-index row's value: its identifiers, status, wait, version and times."""
+    return (
+        row.env,
+        row.tenant,
+        row.team,
+        row.user,
+        row.flow,
+        row.conversation,
+        row.status,
+        int(row.waiting),
+        row.version,
+        row.updated_at,
+        row.expires_at,
+    )
+
+
+_index_keys, _index_row = _per_session(lambda models: models.sessions, index_value)
+
+
+def _index_describe(value: Value) -> str:
+    return f"{_text(value[6])} v{value[8]} of tenant {_text(value[1])}"
+
+
 # -- heads (the anchor, not a read model: checked against the log's chains) ----------------
 
 
@@ -212,17 +251,7 @@ def head_value(head: StreamHead) -> Value:
     return head.version, head.hash
 
 
-def _head_keys(source: RowSource) -> Iterator[Key]:
-    return ((str(stream_id(key)), key) for key in source.models.heads)
-
-
-def _head_row(source: RowSource, key: Key) -> Value | None:
-    stream, session_key = key
-    if not own_stream(stream, session_key):
-        return None
-    assert isinstance(session_key, str)
-    head = source.models.heads.get(session_key)
-    return None if head is None else head_value(head)
+_head_keys, _head_row = _per_session(lambda models: models.heads, head_value)
 
 
 SESSION_STATE = ReadModelRows(
@@ -244,6 +273,11 @@ SCOPE_HISTORY = ReadModelRows(
     "scope history", _history_keys, _history_row, _history_label, _history_describe
 )
 
-READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS, SCOPE_HISTORY)
+SESSION_INDEX = ReadModelRows(
+    "session index", _index_keys, _index_row, _state_label, _index_describe
+)
+
+READ_MODELS = (SESSION_STATE, SCOPE_INDEX, USER_WAITS, SCOPE_HISTORY, SESSION_INDEX)
 """Every read model a replay rebuilds, in the order `verify` compares them (the scope
-history only where the store has it: see `log_verification.verify`)."""
+history and the session index only where the store has them: see
+`log_verification.verify`)."""

@@ -15,17 +15,21 @@ from uuid import UUID
 
 from greentic_session.domain.rules import is_expired
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import (
     AddUserWait,
     Change,
     ClaimScope,
     DropUserWait,
+    IndexedSession,
+    IndexSession,
     PutState,
     RecordHead,
     RecordScopeEvent,
     ReleaseScope,
 )
+from greentic_session.projections.session_index import matches, merged, position
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,12 @@ class ReadModelReader(Protocol):
         `ScopeHistoryMissing` if the store has no scope history yet."""
         ...
 
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        """Up to `query.limit + 1` session-index rows that match, newest first (ties by key,
+        last first), after `query.after`: one more than a page shows whether another
+        follows. Raises `SessionIndexMissing` if the store has no session index yet."""
+        ...
+
     def load_all(self) -> MemoryReadModels:
         """Every row of every read model, and the heads (reads the whole store)."""
         ...
@@ -107,6 +117,10 @@ class ScopeTaken(Exception):
 class ScopeHistoryMissing(Exception):
     """A store made before the scope history existed, opened by a role that could not
     create it: whoever reads it must replay the log instead."""
+
+
+class SessionIndexMissing(Exception):
+    """A store made before the session index, opened by a role that could not create it."""
 
 
 def in_log_order(rows: Iterable[ScopeEvent], at: datetime) -> list[ScopeEvent]:
@@ -133,6 +147,8 @@ class MemoryReadModels:
         self.heads: dict[str, StreamHead] = {}
         self.scope_history: ScopeHistory = {}
         self.has_scope_history = True
+        self.sessions: dict[str, IndexedSession] = {}
+        self.has_session_index = True
 
     def __eq__(self, other: object) -> bool:
         """Equal rows, and each user's waits in the same order (heads aside)."""
@@ -144,6 +160,7 @@ class MemoryReadModels:
             and {k: list(v.items()) for k, v in self.waits.items()}
             == {k: list(v.items()) for k, v in other.waits.items()}
             and self.scope_history == other.scope_history
+            and self.sessions == other.sessions
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -155,12 +172,14 @@ class MemoryReadModels:
         copy.waits = {user: dict(waits) for user, waits in self.waits.items()}
         copy.heads = dict(self.heads)
         copy.scope_history = {scope: dict(rows) for scope, rows in self.scope_history.items()}
+        copy.sessions = dict(self.sessions)
         return copy
 
     def replace_projections(self, rebuilt: MemoryReadModels) -> None:
         """Take `rebuilt`'s read models, keep the heads."""
         self.states, self.scopes, self.waits = rebuilt.states, rebuilt.scopes, rebuilt.waits
         self.scope_history = rebuilt.scope_history
+        self.sessions = rebuilt.sessions
 
     def session_state(self, session_key: str) -> SessionState | None:
         return self.states.get(session_key)
@@ -197,6 +216,11 @@ class MemoryReadModels:
         )
         return in_log_order(rows, at)
 
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        """A sort of the index: the memory backend holds a process's sessions only."""
+        found = (row for row in self.sessions.values() if matches(row, query, now))
+        return sorted(found, key=position, reverse=True)[: query.limit + 1]
+
     def check(self, changes: Iterable[Change]) -> None:
         """Raise `ScopeTaken` before anything changes if a claim would fail."""
         changes = list(changes)
@@ -225,6 +249,9 @@ class MemoryReadModels:
                 waits = self.waits.setdefault(change.user_key, {})
                 waits.pop(change.session_key, None)
                 waits[change.session_key] = WaitEntry(change.session_key, change.expires_at)
+            elif isinstance(change, IndexSession):
+                key = change.row.session_key
+                self.sessions[key] = merged(self.sessions.get(key), change)
             elif isinstance(change, RecordHead):
                 self.heads[change.session_key] = StreamHead(change.version, change.hash)
             elif isinstance(change, RecordScopeEvent):

@@ -15,6 +15,7 @@ from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import Change, RecordHead
 from greentic_session.projections.projector import changes_for, scope_events
 from greentic_session.projections.read_models import MemoryReadModels
+from greentic_session.projections.session_index import index_change
 
 
 class Unreplayable(ValueError):
@@ -47,6 +48,7 @@ class Replay:
         changes: list[Change] = changes_for(before, after, registered)
         wait_before = None if before is None else before.wait
         changes += scope_events(event, wait_before, session, position)
+        changes.append(index_change(before, after, event))
         if self._heads:
             changes.append(RecordHead(after.session_key, after.version, after.head_hash))
         self.models.apply(changes)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import EventType, SessionEvent
+from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.rules import is_live
 from greentic_session.domain.session import SessionData
@@ -28,8 +30,51 @@ def fold(events: Iterable[LoggedEvent]) -> Iterator[Step]:
         yield position, event, session, wait_before
 
 
-def session_events(events: Iterable[LoggedEvent]) -> list[SessionEvent]:
-    return [describe(*step) for step in fold(events)]
+def session_events(
+    events: Iterable[LoggedEvent], window: HistoryWindow | None = None
+) -> list[SessionEvent]:
+    """The events described, those in `window` only (default: all, oldest first); the
+    ones before it are folded (each event says the session after it), not described."""
+    window = window or HistoryWindow()
+    described = [describe(*step) for step in fold(events) if window.holds(step[1])]
+    if window.reverse:
+        described.reverse()
+    return described if window.limit is None else described[: window.limit]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """A slice of a stream by version: from `from_version` up (down, with `reverse`; by
+    default from the first, or the last), at most `limit` events."""
+
+    from_version: int | None = None
+    limit: int | None = None
+    reverse: bool = False
+
+    @classmethod
+    def of(cls, from_version: object, limit: object, reverse: object) -> HistoryWindow:
+        """Raises `SessionError(invalid_input)` for a version or limit below 1."""
+        for name, value in (("from_version", from_version), ("limit", limit)):
+            if value is not None and (type(value) is not int or value < 1):
+                raise invalid_input(f"{name} must be a whole number of 1 or more; got {value!r}")
+        if not isinstance(reverse, bool):
+            raise invalid_input(f"reverse must be a bool, got {type(reverse).__name__}")
+        return cls(from_version, limit, reverse)  # type: ignore[arg-type]
+
+    @property
+    def up_to(self) -> int | None:
+        """The last version the window needs read (None: to the stream's end)."""
+        if self.reverse:
+            return self.from_version
+        if self.limit is None:
+            return None
+        return (self.from_version or 1) + self.limit - 1
+
+    def holds(self, event: Session.Event) -> bool:
+        version = event.originator_version
+        if self.from_version is None:
+            return True
+        return version <= self.from_version if self.reverse else version >= self.from_version
 
 
 def describe(
@@ -82,3 +127,37 @@ def data_at(events: Iterable[LoggedEvent], at: datetime) -> SessionData | None:
             break
         data, expires_at = session.data, session.expires_at
     return data if is_live(data, expires_at, at) else None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which events a follower of the log wants: of one tenant, user or session (None: any).
+    An event belongs to whom its session belonged to (its data after it, or before it for
+    an event that ended the life)."""
+
+    tenant: str | None = None
+    user: str | None = None
+    session: str | None = None
+
+    def takes(self, key: str, data: SessionData | None) -> bool:
+        if self.session is not None and key != self.session:
+            return False
+        ctx = None if data is None else data.tenant_ctx
+        if self.tenant is not None and (ctx is None or str(ctx.tenant_id) != self.tenant):
+            return False
+        return self.user is None or (ctx is not None and ctx.normalized_user == self.user)
+
+
+def described_at(
+    events: Iterable[LoggedEvent], positions: set[int], wanted: LogFilter
+) -> list[SessionEvent]:
+    """The events of one stream (read from its start) at `positions`, described, those
+    `wanted` takes: the ones before them are folded, not described."""
+    out: list[SessionEvent] = []
+    data_before: SessionData | None = None
+    for position, event, session, wait_before in fold(events):
+        owner = session.data if session.data is not None else data_before
+        if position in positions and wanted.takes(session.session_key, owner):
+            out.append(describe(position, event, session, wait_before))
+        data_before = session.data
+    return out

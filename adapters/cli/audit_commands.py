@@ -10,9 +10,9 @@ import click
 
 from greentic_session.adapters.bootstrap.open_store import open_store
 from greentic_session.adapters.cli import render
-from greentic_session.adapters.cli.keys import resolve_key
 from greentic_session.adapters.cli.options import at_option, caller, caller_options, store_options
 from greentic_session.adapters.cli.output import answer, when
+from greentic_session.adapters.service.short_keys import resolve_key
 from greentic_session.domain.audit import EventType, SessionEvent
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.scope import ReplyScope
@@ -27,15 +27,46 @@ def no_session(key: str, where: str = "") -> SessionError:
 
 @click.command()
 @KEY
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="at most N events")
+@click.option(
+    "--from-version",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="V",
+    help="start at version V (default: the first, or the last with --reverse)",
+)
+@click.option("--reverse", is_flag=True, help="newest first")
 @store_options
-def history(key: str, url: str | None, as_json: bool) -> None:
-    """Every event of KEY, oldest first, across all its lives."""
+def history(
+    key: str,
+    limit: int | None,
+    from_version: int | None,
+    reverse: bool,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """The events of KEY across all its lives, oldest first (newest first with --reverse),
+    a page at a time with --limit: the next page's --from-version is printed."""
     with open_store(url, create=False) as store:
         key = resolve_key(store, key)
-        events = store.history(key)
+        asked = None if limit is None else limit + 1  # one more shows whether more follow
+        events = store.history(key, from_version=from_version, limit=asked, reverse=reverse)
+    more = limit is not None and len(events) > limit
+    events = events[:limit]
     if not events:
-        raise no_session(key, ": the log has no events for this key")
-    answer(as_json, events, render.history(key, events))
+        if from_version is None:
+            raise no_session(key, ": the log has no events for this key")
+        raise no_session(key, f": its stream has no events from version {from_version}")
+    grid = render.history(key, events)
+    if more:
+        grid.caption = f"more: --from-version {next_version(events, reverse)}"
+        grid.caption_justify = "left"
+    answer(as_json, events, grid)
+
+
+def next_version(events: Sequence[SessionEvent], reverse: bool) -> int:
+    """Where the page after `events` starts."""
+    return events[-1].version + (-1 if reverse else 1)
 
 
 def not_live(key: str, events: Sequence[SessionEvent]) -> SessionError:

@@ -30,7 +30,7 @@ from greentic_session import (
     open_store,
 )
 from greentic_session.adapters.bootstrap.urls import redacted
-from greentic_session.adapters.cli.keys import short
+from greentic_session.adapters.service.short_keys import short
 
 Say = Callable[[str], None]
 

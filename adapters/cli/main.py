@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from greentic_session.adapters.cli import audit_commands, maintenance_commands, setup_commands
+from greentic_session.adapters.cli import (
+    audit_commands,
+    find_commands,
+    maintenance_commands,
+    setup_commands,
+    ui_command,
+)
 from greentic_session.adapters.cli.demo import DEMO_URL_HELP, run_demo
 from greentic_session.adapters.cli.options import VERBOSE, common_options, verbose_option
 from greentic_session.adapters.cli.output import emit_json, say
@@ -94,8 +100,10 @@ def demo(url: str | None, as_json: bool) -> None:
 
 for command in (
     *audit_commands.COMMANDS,
+    *find_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
     *setup_commands.COMMANDS,
+    *ui_command.COMMANDS,
 ):
     main.add_command(command)
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from greentic_session.adapters.cli.output import add_row, fields, table, when
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
+from greentic_session.domain.json_text import pretty_json
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
 from greentic_session.domain.stored_session import StoredSession
@@ -24,7 +26,7 @@ HISTORY_COLUMNS = (
 WAIT_COLUMNS = ("session", "flow", "node", "wait reason", "expires")
 
 
-def history(key: str, events: Sequence[SessionEvent]) -> RenderableType:
+def history(key: str, events: Sequence[SessionEvent]) -> Table:
     title = f"history of {key}: {len(events)} events"
     grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
     for e in events:
@@ -61,7 +63,7 @@ def session(
             ("outbox marker", data.cursor.outbox_marker or "-"),
             ("tenant", f"env={ctx.env} tenant={ctx.tenant_id} team={ctx.team_id or '-'}"),
             ("user", ctx.user_id or "-"),
-            ("context", _pretty_json(data.context_json)),
+            ("context", pretty_json(data.context_json)),
         ]
     )
 
@@ -154,13 +156,6 @@ def report(result: VerifyReport) -> RenderableType:
         return Text(f"verify: ok ({checked} checked)", style="green")
     head = Text(f"verify: {len(result.problems)} problems ({checked} checked)", style="bold red")
     return Group(head, *(Text(f"  - {problem}", style="red") for problem in result.problems))
-
-
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
 
 
 def _compact(value: Any) -> str:

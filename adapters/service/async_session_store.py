@@ -27,10 +27,11 @@ from greentic_session.adapters.service.session_store import EventSourcedSessionS
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.postgres_async import AsyncPostgresPorts
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
-from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionPage, SessionStateFilter
 from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
@@ -169,8 +170,69 @@ class AsyncSessionStore:
     # -- the audit tools, on the worker thread ------------------------------------------
 
     @_documented_as(_SYNC.history)
-    async def history(self, key: SessionKey | str) -> list[SessionEvent]:
-        return await self._in_worker(lambda: self._twin.history(key))
+    async def history(
+        self,
+        key: SessionKey | str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[SessionEvent]:
+        return await self._in_worker(
+            lambda: self._twin.history(key, from_version=from_version, limit=limit, reverse=reverse)
+        )
+
+    @_documented_as(_SYNC.find_sessions)
+    async def find_sessions(
+        self,
+        *,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        flow: str | None = None,
+        conversation: str | None = None,
+        state: SessionStateFilter | str = "any",
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> SessionPage:
+        return await self._in_worker(
+            lambda: self._twin.find_sessions(
+                env=env,
+                tenant=tenant,
+                team=team,
+                user=user,
+                flow=flow,
+                conversation=conversation,
+                state=state,
+                updated_since=updated_since,
+                updated_before=updated_before,
+                limit=limit,
+                after=after,
+            )
+        )
+
+    @_documented_as(_SYNC.log_position)
+    async def log_position(self) -> int:
+        return await self._in_worker(self._twin.log_position)
+
+    @_documented_as(_SYNC.events_after)
+    async def events_after(
+        self,
+        position: int,
+        *,
+        limit: int = 100,
+        tenant: TenantId | str | None = None,
+        user: UserId | str | None = None,
+        session: SessionKey | str | None = None,
+    ) -> list[SessionEvent]:
+        return await self._in_worker(
+            lambda: self._twin.events_after(
+                position, limit=limit, tenant=tenant, user=user, session=session
+            )
+        )
 
     @_documented_as(_SYNC.get_session_at)
     async def get_session_at(

@@ -27,6 +27,7 @@ from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import near_miss_key, scope_key
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import stream_id
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections import (
@@ -35,7 +36,7 @@ from greentic_session.projections import (
     session_diff,
     stream_history,
 )
-from greentic_session.projections.changes import Change, RecordScopeEvent
+from greentic_session.projections.changes import Change, IndexedSession
 from greentic_session.projections.log_verification import PROGRESS_EVERY
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_models import (
@@ -43,9 +44,10 @@ from greentic_session.projections.read_models import (
     ReadModelReader,
     ScopeEvent,
     ScopeHistoryMissing,
+    SessionIndexMissing,
 )
 from greentic_session.projections.replay import Replay, rebuild_logged
-from greentic_session.projections.stream_history import LoggedEvent
+from greentic_session.projections.stream_history import HistoryWindow, LogFilter, LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +74,39 @@ class AuditTrail:
                 first[0].originator_version,
             )
 
-    def prepare_scope_history(self) -> None:
-        """A store made before the scope history gets it now, filled from its log once;
-        if this role may not create it, or the log does not replay, `explain` replays
-        the whole log instead (with a warning)."""
+    def prepare_late_tables(self) -> None:
+        """A store made before the scope history or the session index gets them now, filled
+        from its log once; if this role may not create them, or the log does not replay,
+        `explain` replays the whole log instead and `find_sessions` is unavailable (with a
+        warning)."""
         try:
-            ready = self._recorder.ensure_scope_history(self._scope_history_of)
+            missing = self._recorder.ensure_late_tables(self._late_rows)
         except (SessionError, *REPLAY_ERRORS, AttributeError, AssertionError, OverflowError) as exc:
             if isinstance(exc, SessionError) and exc.code is not ErrorCode.INTERNAL:
                 raise  # the database, not the log
             log.warning(
-                "the scope history could not be filled: the log does not replay "
-                "(%s: %s); explain replays the whole log; run verify, and once the log is "
-                "restored the owner's next open creates it",
+                "the scope history could not be filled, nor the session index: the log does "
+                "not replay (%s: %s); explain replays the whole log and find_sessions is "
+                "unavailable; run verify, and once the log is restored the owner's next open "
+                "creates them",
                 type(exc).__name__,
                 exc,
             )
             return
-        if not ready:
+        if missing:
             log.warning(
-                "this store has no scope history yet, or this role may not create or use "
-                "it: explain replays the whole log; run `greentic-session setup --grant-to "
-                "<this role>` as the tables' owner once to create, fill and grant it"
+                "this store lacks %s, or this role may not create or use them: explain "
+                "replays the whole log, find_sessions is unavailable; run `greentic-session "
+                "setup --grant-to <this role>` as the tables' owner once to create, fill and "
+                "grant them",
+                ", ".join(missing),
             )
 
-    def _scope_history_of(self, notifications: Iterable[Notification]) -> list[Change]:
+    def _late_rows(
+        self, notifications: Iterable[Notification], kinds: tuple[type[Change], ...]
+    ) -> list[Change]:
         models = rebuild_logged((n.id, self.decode(n)) for n in notifications)
-        return [c for c in as_changes(models, heads=False) if isinstance(c, RecordScopeEvent)]
+        return [c for c in as_changes(models, heads=False) if isinstance(c, kinds)]
 
     # -- reading the log -----------------------------------------------------------
 
@@ -162,10 +170,10 @@ class AuditTrail:
                 return
             start = page[-1].id + 1
 
-    def stream(self, key: SessionKey) -> list[LoggedEvent]:
-        """The key's events, which must make one whole stream (`_check_sequence`), in log
-        order as in version order."""
-        notifications = self._recorder.stream_notifications(stream_id(key))
+    def stream(self, key: SessionKey, up_to: int | None = None) -> list[LoggedEvent]:
+        """The key's events (up to version `up_to`, if given), which must make one whole
+        stream (`_check_sequence`), in log order as in version order."""
+        notifications = self._recorder.stream_notifications(stream_id(key), up_to)
         events = [(n.id, self.decode(n, key)) for n in notifications]
         for after, (_, event) in enumerate(events):
             _check_sequence(key, after, event)
@@ -181,9 +189,44 @@ class AuditTrail:
 
     # -- questions -----------------------------------------------------------------
 
-    def history(self, key: SessionKey) -> list[SessionEvent]:
+    def history(self, key: SessionKey, window: HistoryWindow) -> list[SessionEvent]:
         with damaged_log_errors():
-            return stream_history.session_events(self.stream(key))
+            return stream_history.session_events(self.stream(key, window.up_to), window)
+
+    def log_position(self) -> int:
+        return self._recorder.max_notification_id() or 0
+
+    def events_after(self, position: int, limit: int, wanted: LogFilter) -> list[SessionEvent]:
+        """The events logged after `position` (at most `limit` of them read), in log order,
+        those `wanted` takes. Each needs its session's state before it, so each stream
+        with a new event is read from its start up to its newest one read (one indexed
+        range): a cost per stream written, not per event of the log."""
+        page = self._log.recorder.select_notifications(position + 1, limit)
+        tops: dict[UUID, int] = {}
+        for notification in page:
+            stream = notification.originator_id
+            assert isinstance(stream, UUID)
+            tops[stream] = max(tops.get(stream, 0), notification.originator_version)
+        positions = {notification.id for notification in page}
+        out: list[SessionEvent] = []
+        with damaged_log_errors():
+            for stream, top in tops.items():
+                notifications = self._recorder.stream_notifications(stream, top)
+                logged = [(n.id, self.decode(n)) for n in notifications]
+                out += stream_history.described_at(logged, positions, wanted)
+        return sorted(out, key=lambda event: event.position)
+
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        """The session index's rows for `query`; a store without one (a role that could
+        not create it) is `unavailable`, with what to run."""
+        try:
+            return self._models.find_sessions(query, now)
+        except SessionIndexMissing as exc:
+            raise SessionError(
+                ErrorCode.UNAVAILABLE,
+                f"this store has no session index yet ({exc}): open it once as the tables' "
+                "owner, or run `greentic-session setup --grant-to <this role>`",
+            ) from exc
 
     def session_at(
         self, key: SessionKey, version: int | None, at: datetime | None

@@ -26,16 +26,19 @@ from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import Explanation, SessionDiff, SessionEvent, VerifyReport
 from greentic_session.domain.errors import invalid_input
-from greentic_session.domain.identifiers import SessionKey, TenantId, UserId
+from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.rules import expect, version_arg
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionPage, SessionQuery, SessionStateFilter
 from greentic_session.domain.store import AuditedSessionStore
 from greentic_session.domain.stored_session import StoredSession
 from greentic_session.domain.tenant import TenantCtx
 from greentic_session.projections.read_models import MemoryReadModels
 from greentic_session.projections.replay import rebuild_logged
+from greentic_session.projections.session_index import page_of
+from greentic_session.projections.stream_history import HistoryWindow, LogFilter
 
 
 class EventSourcedSessionStore(AuditedSessionStore):
@@ -62,7 +65,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._audit = AuditTrail(log_app, opened.log_access, opened.read_models)
         self._audit.check_key()
         self._transfer = EventTransfer(log_app, opened.log_access, self._audit.decode)
-        self._audit.prepare_scope_history()
+        self._audit.prepare_late_tables()
         self.options = options
         self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
 
@@ -206,16 +209,113 @@ class EventSourcedSessionStore(AuditedSessionStore):
 
     # -- audit and debugging ---------------------------------------------------------
 
-    def history(self, key: SessionKey | str) -> list[SessionEvent]:
-        """Every event of the key's stream, across all its lives, oldest first, with its
-        version, time, actor and trace ids; `[]` for a key never written.
+    def find_sessions(
+        self,
+        *,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        flow: str | None = None,
+        conversation: str | None = None,
+        state: SessionStateFilter | str = "any",
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> SessionPage:
+        """A page of sessions, most recently updated first (ties by key), each filter an
+        exact match: `updated_since` includes its instant, `updated_before` excludes it.
+        `state`: `waiting` (live with a wait), `live` (with or without one), `ended`
+        (cleared or removed), `expired` (past its deadline, recorded or not: decided by the
+        deadline against the store's clock now), `any`. One indexed range read of the
+        session index, however long the log; `next` is the cursor of the next page.
 
-        Raises `SessionError`: `invalid_input` for a bad key; `unavailable` (database unreachable,
-        store closed).
+        Raises `SessionError`: `invalid_input` for a bad identifier, an unknown state, a
+        naive datetime, a limit outside 1..1000 or a cursor this store did not give;
+        `unavailable` (database unreachable, store closed, or a store made before the
+        session index, opened by a role that may not create it: run `setup` as its owner).
+        """
+        query = SessionQuery.of(
+            env=env,
+            tenant=tenant,
+            team=team,
+            user=user,
+            flow=flow,
+            conversation=conversation,
+            state=state,
+            updated_since=updated_since,
+            updated_before=updated_before,
+            limit=limit,
+            after=after,
+        )
+        now = self.options.clock()
+        with self._database("find_sessions"):
+            rows = self._audit.find_sessions(query, now)
+        return page_of(rows, query.limit, now)
+
+    def history(
+        self,
+        key: SessionKey | str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[SessionEvent]:
+        """The key's events, across all its lives, with version, time, actor and trace
+        ids; `[]` for a key never written. Oldest first from `from_version` (default: the
+        first) up, or with `reverse` newest first from `from_version` (default: the last)
+        down; at most `limit`. The stream is read only up to the last version the window
+        needs (each event's session needs the ones before it, so those are read, not
+        described); the events after it are never read.
+
+        Raises `SessionError`: `invalid_input` for a bad key, a `from_version` below 1 or a
+        `limit` below 1 (or not whole numbers); `unavailable` (database unreachable, store
+        closed).
         """
         key = SessionKey(key)
+        window = HistoryWindow.of(from_version, limit, reverse)
         with self._database("history"):
-            return self._audit.history(key)
+            return self._audit.history(key, window)
+
+    def log_position(self) -> int:
+        """The position of the log's last event, 0 for an empty log: what `events_after`
+        starts from to follow only what comes next. On PostgreSQL a write that drew a lower
+        position may still commit after it (see `LogFollower`).
+
+        Raises `SessionError(unavailable)` (database unreachable, store closed)."""
+        with self._database("log_position"):
+            return self._audit.log_position()
+
+    def events_after(
+        self,
+        position: int,
+        *,
+        limit: int = 100,
+        tenant: TenantId | str | None = None,
+        user: UserId | str | None = None,
+        session: SessionKey | str | None = None,
+    ) -> list[SessionEvent]:
+        """The events at log positions after `position`, in log order, as `history` describes
+        them (with `position`): of the next `limit` positions read (one range of the log's
+        primary key), those of `tenant`, `user` or `session` when given. Poll it with the
+        last position seen to follow the log (`LogFollower` does, for `tail`).
+
+        Raises `SessionError`: `invalid_input` for a negative position, a limit outside
+        1..10000 or a bad identifier; `unavailable` (database unreachable, store closed);
+        `internal` for an event the log cannot read (run verify).
+        """
+        if type(position) is not int or position < 0:
+            raise invalid_input(f"position must be a whole number of 0 or more; got {position!r}")
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise invalid_input(f"limit must be a whole number from 1 to 10000; got {limit!r}")
+        wanted = LogFilter(
+            tenant=None if tenant is None else str(TenantId(tenant)),
+            user=None if user is None else str(UserId(user)),
+            session=None if session is None else str(SessionKey(session)),
+        )
+        with self._database("events_after"):
+            return self._audit.events_after(position, limit, wanted)
 
     def get_session_at(
         self,

@@ -10,6 +10,8 @@ the store needs them to find and order rows.
 from __future__ import annotations
 
 import binascii
+import hashlib
+import hmac
 import json
 import os
 from base64 import b64decode, b64encode
@@ -22,6 +24,7 @@ from greentic_session.domain.errors import ErrorCode, SessionError, invalid_inpu
 
 KEY_VARIABLE = "GREENTIC_SESSION_ENCRYPTION_KEY"
 CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+_LOOKUP_PURPOSE = b"greentic-session: session index lookup digests v1"
 _SEALED = "gs1:"  # marks a sealed column value, so a store opened without its key says so
 
 
@@ -139,10 +142,18 @@ class ContentSealer(Protocol):
 
     def unseal(self, stored: str) -> str: ...
 
+    def lookup(self, field: str, value: str) -> str:
+        """The form an identifier is filtered by (the session index's columns): itself,
+        or on an encrypted store a keyed digest, the same for the same field and value."""
+        ...
+
 
 class PlainText:
     def seal(self, text: str) -> str:
         return text
+
+    def lookup(self, field: str, value: str) -> str:
+        return value
 
     def unseal(self, stored: str) -> str:
         if stored.startswith(_SEALED):
@@ -155,6 +166,18 @@ class SealedText:
 
     def __init__(self, cipher: Cipher) -> None:
         self._cipher = cipher
+        key = getattr(cipher, "key", None)
+        if not isinstance(key, bytes):
+            raise TypeError(f"{type(cipher).__name__} has no key bytes to derive digests from")
+        # A key of its own for the digests, derived from the store's: a digest never
+        # reveals anything of the key that encrypts.
+        self._lookup_key = hmac.digest(key, _LOOKUP_PURPOSE, "sha256")
+
+    def lookup(self, field: str, value: str) -> str:
+        """HMAC-SHA256 under the derived key, of the field's name and the value, so the
+        same text in two fields gives two unrelated digests."""
+        message = f"{field}\x00{value}".encode()
+        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
 
     def seal(self, text: str) -> str:
         sealed = self._cipher.encrypt(text.encode("utf-8"))

@@ -16,6 +16,9 @@ from greentic_session.projections.changes import Change
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import MemoryReadModels
 
+MAX_VERSION = 2**63 - 1
+"""No stream goes past it (a BIGINT): `originator_version <= MAX_VERSION` is every event."""
+
 LOG_BATCH = 2000
 """Events read from the database at a time by a long read: memory stays flat."""
 
@@ -45,12 +48,13 @@ class LogSnapshot(Protocol):
 
 BuildReadModels = Callable[[LogSnapshot], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]
-BuildChanges = Callable[[Iterable[Notification]], list[Change]]
+BuildChanges = Callable[[Iterable[Notification], tuple[type[Change], ...]], list[Change]]
 
 
 class LogAccess(Protocol):
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
-        """The stream's events with their log positions, by version."""
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
+        """The stream's events with their log positions, by version (up to version `up_to`
+        when given: the rest is not read)."""
         ...
 
     def log_snapshot(self) -> AbstractContextManager[LogSnapshot]:
@@ -68,11 +72,12 @@ class LogAccess(Protocol):
         """The log's first `limit` events; a damaged stream id is kept as stored."""
         ...
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
-        """Create the scope history if the store has none yet (a store made before it),
-        filled with `build(log)` in the same transaction, writers held off meanwhile.
-        False if it is missing and this role may not create it. If `build` raises, nothing
-        is created and the error propagates."""
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
+        """Create the read models added after the first release that the store lacks (one
+        made before them), filled with `build(log, kinds of change they hold)` in the same
+        transaction, writers held off meanwhile. Returns the tables still missing (this
+        role may not create or use them). If `build` raises, nothing is created and the
+        error propagates."""
         ...
 
     def max_notification_id(self) -> int | None: ...

@@ -32,7 +32,9 @@ from greentic_session.adapters.storage.session_log import (
     SessionLog,
     read_model_changes,
 )
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import SessionState
+from greentic_session.projections.changes import IndexedSession
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import (
     MemoryReadModels,
@@ -84,9 +86,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             self.read_models.apply(changes, logged)
             return positions
 
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.lock:
-            return [self._at(position) for position in self._positions.get(stream, [])]
+            positions = self._positions.get(stream, [])[:up_to]
+            return [self._at(position) for position in positions]
 
     def first_notifications(self, limit: int) -> list[Notification]:
         return list(self.select_notifications(1, limit))
@@ -113,9 +116,9 @@ class MemorySessionRecorder(POPOApplicationRecorder):
             if stored:
                 self.insert_events(stored, **{READ_MODEL_CHANGES: list(read_models())})
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
-        """A memory store is always new: its scope history began with it."""
-        return True
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
+        """A memory store is always new: every read model began with it."""
+        return []
 
     def wait_position(self, session_key: str) -> int | None:
         """The log position of the event that registered the session's current wait."""
@@ -197,6 +200,10 @@ class LockedReader:
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         with self._lock:
             return self._models.keys_with_prefix(prefix, limit)
+
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        with self._lock:
+            return self._models.find_sessions(query, now)
     def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
         with self._lock:
             return self._models.scope_events(scope_key, at)

@@ -29,6 +29,7 @@ from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import replace_pool, without_retry
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
+    MAX_VERSION,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
@@ -50,7 +51,7 @@ from greentic_session.adapters.storage.sql_reader import (
     stored_rows,
     write_read_models,
 )
-from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
+from greentic_session.adapters.storage.sql_tables import LateTable, SqlReadModels
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.projections.changes import Change, row_of
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
@@ -68,7 +69,7 @@ LONG_OPERATION_TIMEOUT = "POSTGRES_LONG_OPERATION_TIMEOUT"
 
 # Any fixed number: processes opening a store made before the scope history take turns
 # creating it.
-_SCOPE_HISTORY_LOCK = 0x67736873
+_LATE_TABLES_LOCK = 0x67736873
 
 
 SERVER_ROLLBACKS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -118,7 +119,6 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         )
         self.long_operation_timeout = DEFAULT_LONG_OPERATION_TIMEOUT
         self.tables = tables_in(datastore.schema, self._events_table)
-        self._scope_history_name = f'"{datastore.schema}"."{SCOPE_HISTORY_TABLE}"'
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.tables.create_statements)
 
     def insert_events(
@@ -217,6 +217,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                                 )
                     for statement, rows in self.tables.in_bulk(read_models()):
                         cursor.executemany(statement, rows)
+                    self._analyze(cursor)
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
                     raise
@@ -226,12 +227,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     "nothing was imported",
                 ) from exc
 
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
             cursor.execute(
-                f"{self.log_query} WHERE originator_id = %s ORDER BY originator_version",
-                (stream,),
+                f"{self.log_query} WHERE originator_id = %s AND originator_version <= %s "
+                "ORDER BY originator_version",
+                (stream, MAX_VERSION if up_to is None else up_to),
             )
             return [_notification(row) for row in cursor.fetchall()]
 
@@ -268,52 +270,82 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
             write_read_models(cursor, self.tables, models)
+            self._analyze(cursor)
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
         """Under an advisory lock, and the lock a rebuild takes (writers wait, readers do
         not); the replay in between may take longer than the library's idle-in-transaction
         timeout, lifted for this one transaction. A role without the right to create
-        tables is refused, and the table stays missing."""
+        tables is refused, and the tables stay missing."""
         with self.datastore.get_connection() as connection:
             cursor = connection.cursor(row_factory=tuple_row)
-            if self._has_scope_history(cursor):
-                self.tables.scope_history_ready = self._may_use_scope_history(cursor)
-                return self.tables.scope_history_ready
-            try:
-                with connection.transaction():
-                    allow_long(cursor, 0, self.datastore)
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCOPE_HISTORY_LOCK,))
-                    if self._has_scope_history(cursor):
-                        return True
-                    for statement in self.tables.create_scope_history:
-                        cursor.execute(statement)
-                    state_table = self.tables.projection_tables[0]
-                    cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
-                    self.tables.scope_history_ready = True
-                    changes = build(_Snapshot(self, connection).notifications())
-                    for statement, params in self.tables.statements(changes):
-                        cursor.execute(statement, params)
-            except psycopg.errors.InsufficientPrivilege:
-                self.tables.scope_history_ready = False
-            except BaseException:
-                self.tables.scope_history_ready = False
-                raise
-        return self.tables.scope_history_ready
+            missing = []
+            for table in self.tables.late_tables:
+                if self._has_table(cursor, table.qualified):
+                    self.tables.set_ready(table.name, self._may_use(cursor, table.qualified))
+                else:
+                    missing.append(table)
+            if missing:
+                self._create_late(connection, cursor, missing, build)
+        return [table.name for table in self.tables.late_tables if not table.ready]
 
-    def _may_use_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
+    def _create_late(
+        self,
+        connection: Connection[Any],
+        cursor: Cursor[TupleRow],
+        missing: list[LateTable],
+        build: BuildChanges,
+    ) -> None:
+        try:
+            with connection.transaction():
+                allow_long(cursor, 0, self.datastore)
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LATE_TABLES_LOCK,))
+                # A relation lock before the second look: taking one makes the server read
+                # the catalog changes committed meanwhile (an advisory lock does not), so a
+                # table another process has just created is seen, not created twice.
+                state_table = self.tables.projection_tables[0]
+                cursor.execute(f"LOCK TABLE {state_table} IN SHARE ROW EXCLUSIVE MODE")
+                missing = [t for t in missing if not self._has_table(cursor, t.qualified)]
+                for table in missing:
+                    for statement in table.create:
+                        cursor.execute(statement)
+                for table in missing:
+                    self.tables.set_ready(table.name, True)
+                kinds = tuple(table.fills for table in missing)
+                changes = build(_Snapshot(self, connection).notifications(), kinds)
+                for statement, params in self.tables.statements(changes):
+                    cursor.execute(statement, params)
+                self._analyze(cursor)
+        except psycopg.errors.InsufficientPrivilege:
+            for table in missing:
+                self.tables.set_ready(table.name, False)
+        except BaseException:
+            for table in missing:
+                self.tables.set_ready(table.name, False)
+            raise
+
+    def _may_use(self, cursor: Cursor[TupleRow], qualified: str) -> bool:
         """Created by the owner after this role was granted the others (the owner opened
         the store before running setup again): not usable until it is granted too."""
         cursor.execute(
             "SELECT has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT')",
-            (self._scope_history_name, self._scope_history_name),
+            (qualified, qualified),
         )
         row = cursor.fetchone()
         return row is not None and bool(row[0])
 
-    def _has_scope_history(self, cursor: Cursor[TupleRow]) -> bool:
-        cursor.execute("SELECT to_regclass(%s)", (self._scope_history_name,))
+    def _has_table(self, cursor: Cursor[TupleRow], qualified: str) -> bool:
+        cursor.execute("SELECT to_regclass(%s)", (qualified,))
         row = cursor.fetchone()
         return row is not None and row[0] is not None
+
+    def _analyze(self, cursor: Cursor[TupleRow]) -> None:
+        """Fresh statistics for tables just filled in bulk, before autovacuum gets to them:
+        with none, the planner guesses a few rows for a page's range and sorts instead of
+        paging along the session index (measured: 24 ms instead of 0.04 ms at 20,000
+        sessions). The server skips, with a notice, a table this role does not own."""
+        for table in self.tables.projection_tables:
+            cursor.execute(f"ANALYZE {table}")
 
     def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
         allow_long(cursor, self.long_operation_timeout, self.datastore)

@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from greentic_session.adapters.storage.database_errors import as_session_error, error_code
 from greentic_session.adapters.storage.library_seams import postgres_events_table
 from greentic_session.adapters.storage.session_log import SessionLog
+from greentic_session.adapters.storage.sql_session_index import SESSION_INDEX_TABLE
 from greentic_session.adapters.storage.sql_tables import READ_MODEL_TABLES, SCOPE_HISTORY_TABLE
 from greentic_session.domain.errors import ErrorCode, SessionError, invalid_input
 
@@ -119,9 +120,10 @@ def add_missing_indexes(settings: Mapping[str, str], indexes: Mapping[str, str])
 
 
 def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
-    """Rows only: append and read the log, read and write the read models; heads are
-    upserted, never deleted; scope-history rows are appended, never updated (deleted only
-    by a rebuild). Returns the statements run."""
+    """Rows only: append and read the log, read and write the read models (the session
+    index's rows are upserted, and deleted by a rebuild); heads are upserted, never
+    deleted; scope-history rows are appended, never updated (deleted only by a rebuild).
+    Returns the statements run."""
     schema = schema_of(settings)
 
     def table(name: str) -> sql.Composable:
@@ -140,6 +142,9 @@ def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
         ),
         sql.SQL("GRANT SELECT, INSERT, DELETE ON {} TO {}").format(
             table(SCOPE_HISTORY_TABLE), grantee
+        ),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+            table(SESSION_INDEX_TABLE), grantee
         ),
     ]
     done: list[str] = []

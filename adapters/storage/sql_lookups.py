@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from greentic_session.adapters.storage.encryption import ContentSealer
+from greentic_session.adapters.storage.sql_session_index import decode_indexed
 from greentic_session.adapters.storage.sql_tables import (
     KEY_INDEX_CHARS,
     SqlReadModels,
@@ -20,10 +21,13 @@ from greentic_session.adapters.storage.sql_tables import (
 from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.scope import ReplyScope
 from greentic_session.domain.session import SessionData
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import SessionState, Wait, stream_id
+from greentic_session.projections.changes import IndexedSession
 from greentic_session.projections.read_models import (
     ScopeEvent,
     ScopeHistoryMissing,
+    SessionIndexMissing,
     StoredData,
     WaitEntry,
 )
@@ -102,6 +106,14 @@ class SqlLookups:
 
     def near_misses(self, near_miss: str, at: datetime) -> Lookup[list[ScopeEvent]]:
         return self._history(self.tables.select_near_misses, near_miss, at)
+
+    def find_sessions(self, query: SessionQuery, now: datetime) -> Lookup[list[IndexedSession]]:
+        index = self.tables.session_index
+        if not index.ready:
+            raise SessionIndexMissing(index.table)
+        sealer = self.tables.sealer
+        statement, params = index.query(query, now, sealer)
+        return Lookup(statement, params, lambda rows: [decode_indexed(r, sealer) for r in rows])
 
     def _history(self, statement: str, key: str, at: datetime) -> Lookup[list[ScopeEvent]]:
         if not self.tables.scope_history_ready:

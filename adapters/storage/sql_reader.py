@@ -17,17 +17,26 @@ from greentic_session.adapters.storage.sql_lookups import (
     decode_scope_event,
     decode_state,
 )
+from greentic_session.adapters.storage.sql_session_index import (
+    SESSION_INDEX_TABLE,
+    SqlSessionIndex,
+    audit_value,
+    decode_indexed,
+)
 from greentic_session.adapters.storage.sql_tables import (
     SCOPE_HISTORY_TABLE,
     SqlReadModels,
     from_micros,
 )
+from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import SessionState
+from greentic_session.projections.changes import IndexedSession
 from greentic_session.projections.projector import as_changes
 from greentic_session.projections.read_model_rows import (
     HEADS,
     SCOPE_HISTORY,
     SCOPE_INDEX,
+    SESSION_INDEX,
     SESSION_STATE,
     USER_WAITS,
     Key,
@@ -86,6 +95,9 @@ class SqlReadModelReader(ABC):
     def near_misses(self, near_miss: str, at: datetime) -> list[ScopeEvent]:
         return self._run(self.lookups.near_misses(near_miss, at))
 
+    def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
+        return self._run(self.lookups.find_sessions(query, now))
+
     def _run(self, lookup: Lookup[R]) -> R:
         return lookup.decode(self.fetch(lookup.statement, lookup.params))
 
@@ -123,14 +135,19 @@ def read_all(cursor: RowCursor, tables: SqlReadModels) -> MemoryReadModels:
     """Every read model and the heads, read on `cursor` inside the caller's snapshot."""
     rows = []
     for statement in tables.select_all:
-        cursor.execute(statement)
-        rows.append(cursor.fetchall())
-    states, scopes, waits, heads, *history = rows
+        if statement is not None:
+            cursor.execute(statement)
+        rows.append([] if statement is None else cursor.fetchall())
+    states, scopes, waits, heads, history, index = rows
     models = decode_all(tables.sealer, states, scopes, waits, heads)
     models.has_scope_history = tables.scope_history_ready
-    for scope_key, *row in history[0] if history else []:
+    models.has_session_index = tables.session_index.ready
+    for scope_key, *row in history:
         event = decode_scope_event(row)
         models.scope_history.setdefault(scope_key, {})[(event.session_key, event.version)] = event
+    for row in index:
+        indexed = decode_indexed(row, tables.sealer)
+        models.sessions[indexed.session_key] = indexed
     return models
 
 
@@ -242,14 +259,17 @@ _AUDIT_ROWS: dict[str, tuple[str, str, int, _Decoder]] = {
         4,
         _history_value,
     ),
+    SESSION_INDEX.name: (SESSION_INDEX_TABLE, SqlSessionIndex.audit_columns, 2, audit_value),
 }
 """Per read model: its table, the columns (key columns first), how many are key, and how
 the rest decode to the canonical value."""
 
 
 def holds(tables: SqlReadModels, model: ReadModelRows) -> bool:
-    """Whether the store has `model`'s table (the scope history may be missing)."""
-    return model is not SCOPE_HISTORY or tables.scope_history_ready
+    """Whether the store has `model`'s table (a late one may be missing)."""
+    if model is SCOPE_HISTORY:
+        return tables.scope_history_ready
+    return model is not SESSION_INDEX or tables.session_index.ready
 
 
 def select_rows(tables: SqlReadModels, model: ReadModelRows) -> str:

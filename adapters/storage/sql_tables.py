@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from greentic_session.adapters.storage.encryption import ContentSealer, PlainText
+from greentic_session.adapters.storage.sql_session_index import (
+    SESSION_INDEX_TABLE,
+    SqlSessionIndex,
+)
 from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import (
     AddUserWait,
     Change,
     ClaimScope,
     DropUserWait,
+    IndexSession,
     PutState,
     RecordHead,
     RecordScopeEvent,
@@ -43,6 +49,19 @@ HEADS_KEY_INDEX = "gs_stream_heads_by_key"
 KEY_INDEX_CHARS = 64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LateTable:
+    """A read model stores made by an earlier version lack: its table (bare and qualified
+    name), the DDL that creates it, the kind of change that fills it, and whether this
+    store has it."""
+
+    name: str
+    qualified: str
+    create: list[str]
+    fills: type[RecordScopeEvent] | type[IndexSession]
+    ready: bool
 
 
 def to_micros(moment: datetime | None) -> int | None:
@@ -116,6 +135,7 @@ class SqlReadModels:
                 )
         self.sealer: ContentSealer = PlainText()  # the open store seals content if encrypted
         self.scope_history_ready = True
+        self.session_index = SqlSessionIndex(sql, code_point_order)
 
         self.create_statements = [
             sql(
@@ -260,21 +280,52 @@ class SqlReadModels:
         )
 
     @property
-    def projection_tables(self) -> list[str]:
-        """The tables a rebuild empties and fills again."""
-        history = [self.scope_history_table] if self.scope_history_ready else []
-        return [*self._projection_tables, *history]
+    def late_tables(self) -> list[LateTable]:
+        """The read models added after the first release, each created (and filled from the
+        log) when an existing store is first opened by a role that may."""
+        return [
+            LateTable(
+                SCOPE_HISTORY_TABLE,
+                self.scope_history_table,
+                self.create_scope_history,
+                RecordScopeEvent,
+                self.scope_history_ready,
+            ),
+            LateTable(
+                SESSION_INDEX_TABLE,
+                self.session_index.table,
+                self.session_index.create,
+                IndexSession,
+                self.session_index.ready,
+            ),
+        ]
+
+    def set_ready(self, name: str, ready: bool) -> None:
+        """Whether the late table `name` is there for this role to read and write."""
+        if name == SCOPE_HISTORY_TABLE:
+            self.scope_history_ready = ready
+        else:
+            self.session_index.ready = ready
 
     @property
-    def select_all(self) -> list[str]:
-        """`select_all_*` of states, scopes, waits, heads and (if there) scope history."""
-        history = [self.select_all_scope_history] if self.scope_history_ready else []
+    def projection_tables(self) -> list[str]:
+        """The tables a rebuild empties and fills again."""
+        late = [table.qualified for table in self.late_tables if table.ready]
+        return [*self._projection_tables, *late]
+
+    @property
+    def select_all(self) -> list[str | None]:
+        """`select_all_*` of states, scopes, waits, heads, scope history and session index
+        (None for a late table the store lacks)."""
+        history = self.select_all_scope_history if self.scope_history_ready else None
+        index = self.session_index.select_all if self.session_index.ready else None
         return [
             self.select_all_states,
             self.select_all_scopes,
             self.select_all_waits,
             self.select_all_heads,
-            *history,
+            history,
+            index,
         ]
 
     def statements(self, changes: Iterable[Change], events: str | None = None) -> list[Statement]:
@@ -283,8 +334,8 @@ class SqlReadModels:
         `events`: the name of a `WITH` query that inserts the events and returns their
         positions, when the writes become parts of one statement (they cannot see the
         events table's new rows then)."""
-        add_wait = self._add_wait if events is None else self._add_wait_after.replace(
-            "{events}", events
+        add_wait = (
+            self._add_wait if events is None else self._add_wait_after.replace("{events}", events)
         )
         add_row = (
             self._add_scope_event_looked_up
@@ -317,6 +368,8 @@ class SqlReadModels:
                 out.append((self._record_head, head))
             elif isinstance(change, RecordScopeEvent) and self.scope_history_ready:
                 out.append(self._scope_event(change, add_row))
+            elif isinstance(change, IndexSession) and self.session_index.ready:
+                out.append(self.session_index.statement(change, self.sealer))
         return out
 
     def in_bulk(self, changes: Iterable[Change]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
@@ -327,6 +380,7 @@ class SqlReadModels:
         while chunk := list(itertools.islice(changes, BULK_ROWS)):
             for text, group in itertools.groupby(self.statements(chunk), key=lambda s: s[0]):
                 yield text, [params for _, params in group]
+
     def _scope_event(self, change: RecordScopeEvent, looked_up: str) -> Statement:
         uuid = stream_id(change.session_key)
         row = (

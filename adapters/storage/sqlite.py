@@ -14,6 +14,7 @@ from greentic_session.adapters.storage.encryption import content_sealer
 from greentic_session.adapters.storage.library_seams import insert_sqlite_events
 from greentic_session.adapters.storage.log_access import (
     LOG_BATCH,
+    MAX_VERSION,
     BuildChanges,
     BuildReadModels,
     ImportedReadModels,
@@ -29,7 +30,7 @@ from greentic_session.adapters.storage.sql_reader import (
     stored_rows,
     write_read_models,
 )
-from greentic_session.adapters.storage.sql_tables import SCOPE_HISTORY_TABLE, SqlReadModels
+from greentic_session.adapters.storage.sql_tables import SqlReadModels
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow
 from greentic_session.projections.read_models import MemoryReadModels
 
@@ -83,11 +84,12 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             for statement, rows in self.tables.in_bulk(read_models()):
                 c.executemany(statement, rows)
 
-    def stream_notifications(self, stream: UUID) -> list[Notification]:
+    def stream_notifications(self, stream: UUID, up_to: int | None = None) -> list[Notification]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"{self.log_query} WHERE originator_id = ? ORDER BY originator_version",
-                (stream.hex,),
+                f"{self.log_query} WHERE originator_id = ? AND originator_version <= ? "
+                "ORDER BY originator_version",
+                (stream.hex, MAX_VERSION if up_to is None else up_to),
             )
             return [self.notification(row) for row in c.fetchall()]
 
@@ -111,34 +113,41 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             models = build(_Snapshot(self, c))
             write_read_models(c, self.tables, models)
 
-    def ensure_scope_history(self, build: BuildChanges) -> bool:
-        """The `CREATE TABLE` takes the write lock before the log is read: no write lands
-        between the read and the fill. A read-only file, or another process that created
-        it first, fails the `CREATE`: the table's presence then decides."""
-        if self._has_scope_history():
-            return True
+    def ensure_late_tables(self, build: BuildChanges) -> list[str]:
+        """The first `CREATE TABLE` takes the write lock before the log is read: no write
+        lands between the read and the fill. A read-only file, or another process that
+        created them first, fails the `CREATE`: the tables' presence then decides."""
+        missing = []
+        for table in self.tables.late_tables:
+            present = self._has_table(table.name)
+            self.tables.set_ready(table.name, present)
+            if not present:
+                missing.append(table)
+        if not missing:
+            return []
         try:
             with self.datastore.transaction(commit=True) as c:
-                for statement in self.tables.create_scope_history:
-                    c.execute(statement)
-                self.tables.scope_history_ready = True
-                changes = build(_Snapshot(self, c).notifications())
+                for table in missing:
+                    for statement in table.create:
+                        c.execute(statement)
+                    self.tables.set_ready(table.name, True)
+                kinds = tuple(table.fills for table in missing)
+                changes = build(_Snapshot(self, c).notifications(), kinds)
                 for statement, params in self.tables.statements(changes):
                     c.execute(statement, params)
         except PersistenceError:
-            self.tables.scope_history_ready = self._has_scope_history()
+            for table in missing:
+                self.tables.set_ready(table.name, self._has_table(table.name))
         except BaseException:
-            self.tables.scope_history_ready = False
+            for table in missing:
+                self.tables.set_ready(table.name, False)
             raise
-        return self.tables.scope_history_ready
+        return [table.name for table in self.tables.late_tables if not table.ready]
 
-    def _has_scope_history(self) -> bool:
+    def _has_table(self, name: str) -> bool:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                (SCOPE_HISTORY_TABLE,),
-            )
-            return bool(c.fetchall())
+            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+            return c.fetchone() is not None
 
     @property
     def log_query(self) -> str:

@@ -148,6 +148,23 @@ def test_the_audit_tools_answer_as_the_sync_ones(store_url: str, fake_clock: Fak
     run_async(store_url, fake_clock, body)
 
 
+def test_sessions_are_found_and_the_log_followed_as_on_the_sync_store(
+    store_url: str, fake_clock: FakeClock
+) -> None:
+    async def body(store: AsyncSessionStore) -> None:
+        start = await store.log_position()
+        key = await store.create_session(CTX, data_for())
+        await store.update_session(key, data_for(node="b"))
+        page = await store.find_sessions(tenant=CTX.tenant_id, limit=1)
+        assert [summary.session_key for summary in page.sessions] == [key]
+        assert page.next is None and page.sessions[0].state == "live"
+        assert [e.version for e in await store.history(key, reverse=True, limit=1)] == [2]
+        assert [e.type for e in await store.events_after(start)] == ["created", "updated"]
+        assert await store.log_position() == start + 2
+
+    run_async(store_url, fake_clock, body)
+
+
 def test_calls_after_close_are_unavailable(store_url: str, fake_clock: FakeClock) -> None:
     async def body(store: AsyncSessionStore) -> None:
         await store.close()

@@ -66,6 +66,11 @@ PAYLOAD_TAILS = ["", " ü", "\x00", '\n\\"', "😀"]
 VARIANTS = ["same"] * 10 + ["other-user", "no-user", "other-team", "other-env", "other-tenant"]
 
 
+def who_ctx(ctx: TenantCtx) -> tuple[str, str, str | None, str | None]:
+    team, user = ctx.normalized_team, ctx.normalized_user
+    return str(ctx.env), str(ctx.tenant_id), team and str(team), user and str(user)
+
+
 def machine_for(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
     """A machine class whose every run starts on a fresh database from `new_url`."""
 
@@ -236,6 +241,17 @@ def machine_for(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
             assert (read.data, read.expires_at, shown) == expected
             assert wait is None or wait.expires_at == read.expires_at
             assert read.version == self.store.history(key)[-1].version
+
+        @rule()
+        def find_live_sessions(self) -> None:
+            """The session index agrees with the model on which sessions are live, whose
+            they are, and what they hold."""
+            page = self.store.find_sessions(state="live", limit=1000)
+            found = {s.session_key: (s.env, s.tenant, s.team, s.user) for s in page.sessions}
+            expected = {
+                key: who_ctx(entry.data.tenant_ctx) for key, entry in self.model.live_items()
+            }
+            assert found == expected
 
         @rule(draw=st.data())
         def create_session(self, draw: st.DataObject) -> None:

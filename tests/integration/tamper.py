@@ -169,7 +169,13 @@ def assert_named(report: VerifyReport, *parts: str) -> None:
 # -- the seeded random tamperer -------------------------------------------------------------
 
 EVENTS = "{events}"
-READ_MODEL_TABLES = ("gs_session_state", "gs_scope_index", "gs_user_waits", "gs_scope_history")
+READ_MODEL_TABLES = (
+    "gs_session_state",
+    "gs_scope_index",
+    "gs_user_waits",
+    "gs_scope_history",
+    "gs_session_index",
+)
 HEADS_TABLE = "gs_stream_heads"
 Dump = dict[str, list[tuple[Any, ...]]]
 
@@ -547,6 +553,23 @@ COLUMNS = {
         "near_miss",
         "position",
     ],
+    "gs_session_index": [
+        "stream_id",
+        "session_key",
+        "env",
+        "tenant",
+        "team",
+        "user_id",
+        "flow",
+        "conversation",
+        "display",
+        "conversation_display",
+        "status",
+        "waiting",
+        "version",
+        "updated_at",
+        "expires_at",
+    ],
 }
 _KEYS = {
     "gs_session_state": ["stream_id"],
@@ -554,6 +577,7 @@ _KEYS = {
     "gs_user_waits": ["user_key", "stream_id"],
     "gs_stream_heads": ["stream_id"],
     "gs_scope_history": ["scope_key", "stream_id", "version"],
+    "gs_session_index": ["stream_id"],
 }
 """Each table's primary key."""
 

@@ -26,6 +26,8 @@ EVERY_COMMAND = [
     ("diff", "k", "1", "2"),
     ("waits", *CALLER),
     ("explain", *CALLER, "--conversation", "c"),
+    ("sessions",),
+    ("tail",),
     ("verify",),
     ("rebuild",),
     ("sweep",),
@@ -34,6 +36,7 @@ EVERY_COMMAND = [
     ("setup",),
     ("demo",),
     ("keygen",),
+    ("ui",),
 ]
 
 

@@ -28,6 +28,8 @@ READ_COMMANDS = {
     "explain": ("explain", *CALLER, "--conversation", "chat-42"),
     "verify": ("verify",),
     "export": ("export", "-"),
+    "sessions": ("sessions", "--tenant", "tenant-a"),
+    "tail": ("tail", "--tenant", "tenant-a"),
 }
 NO_STORE = "error: not_found: no store at "
 

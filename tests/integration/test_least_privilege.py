@@ -16,7 +16,14 @@ from psycopg import sql
 
 from greentic_session import ErrorCode, EventSourcedSessionStore, open_store
 from tests.conftest import with_schema
-from tests.support import make_ctx, make_data, make_scope, raises_code, run_console_script
+from tests.support import (
+    FakeClock,
+    make_ctx,
+    make_data,
+    make_scope,
+    raises_code,
+    run_console_script,
+)
 
 pytestmark = pytest.mark.postgres
 CTX = make_ctx(user="alice")
@@ -80,6 +87,7 @@ def test_setup_creates_the_schema_and_grants_rows_only(set_up: Deployment) -> No
         ("greentic_session_events", "INSERT,SELECT"),
         ("gs_scope_history", "DELETE,INSERT,SELECT"),
         ("gs_scope_index", "DELETE,INSERT,SELECT,UPDATE"),
+        ("gs_session_index", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_session_state", "DELETE,INSERT,SELECT,UPDATE"),
         ("gs_stream_heads", "INSERT,SELECT,UPDATE"),
         ("gs_user_waits", "DELETE,INSERT,SELECT,UPDATE"),
@@ -98,6 +106,8 @@ def test_the_store_works_under_the_runtime_role(set_up: Deployment) -> None:
         store.remove_session(key)
         assert [e.type for e in store.history(key)][-1] == "removed"
         assert store.explain(CTX, "alice", make_scope("chat")).session_key is None
+        found = store.find_sessions(tenant=CTX.tenant_id, state="ended").sessions
+        assert {summary.session_key for summary in found} == {key, other}
         store.sweep_expired()
         store.rebuild_projections()
         assert store.verify().ok
@@ -143,6 +153,30 @@ def test_the_runtime_role_explains_a_store_made_before_the_scope_history_from_th
         assert store.verify().ok
 
 
+def test_the_runtime_role_finds_sessions_once_setup_adds_the_session_index(
+    set_up: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store made before the session index, opened by the runtime role: it warns, and
+    `find_sessions` is unavailable until `setup --grant-to` creates, fills and grants it."""
+    with open_store(set_up.runtime_url) as store:
+        first = store.create_session(CTX, make_data(CTX))
+    set_up.admin(
+        sql.SQL("DROP TABLE {}").format(sql.Identifier(set_up.schema, "gs_session_index"))
+    )
+
+    with caplog.at_level(logging.WARNING), open_store(set_up.runtime_url) as store:
+        with raises_code(ErrorCode.UNAVAILABLE):
+            store.find_sessions()
+        second = store.create_session(CTX, make_data(CTX))
+    assert "gs_session_index" in caplog.text
+
+    again = run_console_script("setup", "--url", set_up.owner_url, "--grant-to", set_up.role)
+    assert again.returncode == 0, again.stderr
+    with open_store(set_up.runtime_url) as store:
+        assert [s.session_key for s in store.find_sessions().sessions] == [second, first]
+        assert store.verify().ok
+
+
 def test_the_runtime_role_can_reopen_the_store_without_ddl(set_up: Deployment) -> None:
     with open_store(set_up.runtime_url) as store:
         key = store.create_session(CTX, make_data(CTX))
@@ -158,6 +192,31 @@ def test_the_read_commands_run_under_the_runtime_role(set_up: Deployment) -> Non
     for command in (["verify"], ["history", key[:8]], ["export", "-"]):
         result = run_console_script(*command, "--url", set_up.runtime_url)
         assert result.returncode == 0, (command, result.stderr)
+
+
+def test_the_web_app_serves_its_pages_under_the_runtime_role(set_up: Deployment) -> None:
+    """The app opens the store read-only (`create=False`), as `greentic-session ui` does."""
+    from tests.browser.web import CHAT, need, populate, tell_story
+
+    need("starlette", "jinja2", "httpx")
+    from starlette.testclient import TestClient
+
+    from greentic_session.adapters.web.app import web_app
+
+    clock = FakeClock()
+    with open_store(set_up.owner_url, clock=clock) as owner:
+        story = tell_story(owner, clock)
+        populate(owner, clock)
+    caller = f"env=dev&tenant=tenant-a&team=support&user=alice&conversation={CHAT.conversation}"
+    pages = ["/?tenant=tenant-a", f"/sessions/{story.refund[:8]}",
+             f"/sessions/{story.refund}/diff?v1=1&v2=5", f"/scopes?{caller}", "/verify?run=1"]
+    with open_store(set_up.runtime_url, create=False) as store, TestClient(
+        web_app(store), raise_server_exceptions=False
+    ) as client:
+        for page in pages:
+            answer = client.get(page)
+            assert answer.status_code == 200, (page, answer.text[-600:])
+        assert 'class="verdict ok"' in client.get("/verify?run=1").text
 
 
 def test_the_runtime_role_reading_a_schema_not_set_up_is_not_found(

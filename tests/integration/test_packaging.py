@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = os.environ.get("GREENTIC_SESSION_TEST_INSTALLED") == "1"
 """Set by `.ci/run`, which runs the suite from a copy of `tests/` against the built wheel."""
 
+UI_EXTRA = {"starlette", "jinja2", "uvicorn"}
 NAMES_A_USER_NEEDS = {
     "open_store", "SessionStore", "AuditedSessionStore", "EventSourcedSessionStore",
     "TenantCtx", "SessionData", "SessionCursor", "ReplyScope", "WaitScope", "SessionKey",
@@ -28,25 +29,39 @@ NAMES_A_USER_NEEDS = {
 }
 
 
-def _installed_top_level_names(tmp_path: Path) -> set[str]:
-    """The top-level entries the wheel puts in site-packages: read from the installed
-    distribution's RECORD under CI, else from a wheel built from this checkout."""
+def _installed_files(tmp_path: Path) -> set[str]:
+    """The files the wheel puts in site-packages: read from the installed distribution's
+    RECORD under CI, else from a wheel built from this checkout."""
     if INSTALLED:
         files = importlib.metadata.distribution("greentic-session").files or []
-        return {Path(str(f)).parts[0] for f in files if not str(f).startswith("..")}
+        return {str(f) for f in files if not str(f).startswith("..")}
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("greentic_session-*.whl")
-    return {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    return set(zipfile.ZipFile(wheel).namelist())
+
+
+def _installed_top_level_names(tmp_path: Path) -> set[str]:
+    return {Path(name).parts[0] for name in _installed_files(tmp_path)}
 
 
 def test_the_wheel_installs_one_import_package(tmp_path: Path) -> None:
     names = _installed_top_level_names(tmp_path)
     packages = {name for name in names if not name.endswith(".dist-info")}
     assert packages == {"greentic_session"}, sorted(names)
+
+
+WEB_FILES = ("templates/base.html", "templates/timeline.svg", "static/style.css")
+"""What the web app serves from its package (`greentic_session/adapters/web/`)."""
+
+
+def test_the_wheel_holds_the_web_apps_templates_and_assets(tmp_path: Path) -> None:
+    names = _installed_files(tmp_path)
+    web = "greentic_session/adapters/web/"
+    assert [name for name in WEB_FILES if web + name not in names] == []
 
 
 def test_the_suite_runs_against_the_installed_package_in_ci() -> None:
@@ -85,7 +100,12 @@ def test_every_logger_is_named_under_greentic_session() -> None:
     ]
     loggers = []
     for name in modules:
-        module = __import__(name, fromlist=["_"])
+        try:
+            module = __import__(name, fromlist=["_"])
+        except ModuleNotFoundError as missing:  # the web app, without the `ui` extra
+            if missing.name not in UI_EXTRA or os.environ.get("CI"):
+                raise
+            continue
         loggers += [v for v in vars(module).values() if isinstance(v, logging.Logger)]
     assert len(modules) > 40
     assert loggers, "no module-level loggers found: the scan is broken"

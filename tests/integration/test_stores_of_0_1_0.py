@@ -104,3 +104,21 @@ def test_a_store_written_by_0_1_0_gets_its_scope_history_from_its_log_when_opene
                     ((0, e) for e in store.events()), ctx, user, event.scope, at
                 )
                 assert store.explain(ctx, user, event.scope, at=at) == whole
+
+
+def test_a_store_written_by_0_1_0_answers_find_sessions_once_opened(tmp_path: Path) -> None:
+    """Its session index is created and filled from its log on the first open."""
+    url = _copy_of_the_store(tmp_path)
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'gs_session_index'")
+        assert not found.fetchall()
+    with open_store(url) as store:
+        assert isinstance(store, EventSourcedSessionStore)
+        summaries = store.find_sessions(limit=10).sessions
+        assert {s.session_key for s in summaries} == set(store.current_read_models().heads)
+        assert store.current_read_models().sessions == store.replay_read_models().sessions
+        named = {str(s.session_key): (s.state, s.version, s.conversation) for s in summaries}
+        assert named["refund-1042"] == ("waiting", 7, "chat-43")
+        assert named["billing-3"] == ("expired", 3, "chat-43")
+        assert named["survey-7"] == ("ended", 3, "chat-42")
+        assert store.verify().ok

@@ -65,6 +65,46 @@ def test_a_deleted_user_waits_row_is_named(
     assert_named(report, "user waits", sessions.other)
 
 
+def test_a_changed_session_index_row_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    raw.execute(
+        "UPDATE {q}gs_session_index SET status = 'ended' WHERE session_key = ?",
+        (sessions.waiting,),
+    )
+
+    report = store.verify()
+
+    assert_named(report, "session index", sessions.waiting)
+
+
+def test_a_session_index_filter_column_that_does_not_match_its_display_is_named(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    """A row moved to another tenant's filter would show in that tenant's searches."""
+    raw.execute(
+        "UPDATE {q}gs_session_index SET tenant = 'tenant-b' WHERE session_key = ?",
+        (sessions.other,),
+    )
+
+    report = store.verify()
+
+    assert_named(report, "session index", sessions.other, "tenant")
+
+
+def test_a_deleted_session_index_row_is_named_and_a_rebuild_restores_it(
+    store: AuditedSessionStore, sessions: Sessions, raw: RawTables
+) -> None:
+    found = {s.session_key for s in store.find_sessions().sessions}
+    raw.execute("DELETE FROM {q}gs_session_index WHERE session_key = ?", (sessions.other,))
+    assert_named(store.verify(), "session index", sessions.other)
+
+    store.rebuild_projections()
+
+    assert store.verify().ok
+    assert {s.session_key for s in store.find_sessions().sessions} == found
+
+
 # -- rebuild: drift goes, tampering stays --------------------------------------------------
 
 
@@ -129,7 +169,9 @@ def test_rebuild_does_not_hide_a_deleted_stream(
 NEW_STREAM = "00000000-0000-4000-8000-000000000001"
 
 
-@pytest.mark.parametrize("table", ["gs_session_state", "gs_user_waits", "gs_stream_heads"])
+@pytest.mark.parametrize(
+    "table", ["gs_session_state", "gs_user_waits", "gs_stream_heads", "gs_session_index"]
+)
 def test_a_changed_stream_id_is_named(
     store: AuditedSessionStore, sessions: Sessions, raw: RawTables, table: str
 ) -> None:

@@ -19,6 +19,7 @@ LAYERS = [
     "adapters/storage",
     "adapters/service",
     "adapters/bootstrap",
+    "adapters/web",
     "adapters/cli",
 ]
 """Innermost first: a module may import its own layer and the ones before it, never after."""
