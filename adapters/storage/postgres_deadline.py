@@ -33,6 +33,9 @@ DEFAULT_COMMAND_TIMEOUT = 30.0
 ABORT_GRACE = 1.0
 """Seconds past the deadline before a connection whose server did not cancel is shut."""
 
+SCAN_INTERVAL = 0.25
+"""Seconds at least between two looks of the watchdog: its deadlines are that coarse."""
+
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +62,7 @@ class CallWatchdog:
         self._heap: list[tuple[float, int]] = []
         self._abandoned: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def watch(self, connection: Connection[Any], seconds: float | None = None) -> None:
         """From now on `connection` has `seconds` (default `command_timeout`; 0: none)."""
@@ -86,9 +90,20 @@ class CallWatchdog:
                 return True
             return False
 
+    def stop(self) -> None:
+        """The thread ends (the store's pool closed); a later `watch` starts another."""
+        with self._cond:
+            self._stopping = True
+            self._due.clear()
+            self._heap.clear()
+            self._cond.notify()
+
     def _run(self) -> None:
         while True:
             with self._cond:
+                if self._stopping:
+                    self._stopping, self._thread = False, None
+                    return
                 now = time.monotonic()
                 while self._heap and self._heap[0][0] <= now:
                     when, key = heapq.heappop(self._heap)
@@ -97,7 +112,9 @@ class CallWatchdog:
                         del self._due[key]
                         self._abandoned.add(key)
                         _shut_connection(entry[1])
-                timeout = self._heap[0][0] - now if self._heap else None
+                # Not at every deadline: most are of calls long returned, and a store doing
+                # a thousand calls a second would wake this thread as often.
+                timeout = max(self._heap[0][0] - now, SCAN_INTERVAL) if self._heap else None
                 self._cond.wait(timeout)
 
 

@@ -38,6 +38,13 @@ class RecoveringPool(ConnectionPool[Connection[Any]]):
         if shut_past_deadline:
             raise abandoned(self.watchdog.command_timeout)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """The pool's connections, and the watchdog's thread with them."""
+        try:
+            super().close(timeout)
+        finally:
+            self.watchdog.stop()
+
     def _live_connection(self, timeout: float | None) -> Connection[Any]:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         connection = super().getconn(timeout)
