@@ -314,12 +314,8 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     f"DELETE FROM {self._events_table} WHERE originator_id = %s", (stream_uuid,)
                 )
                 deleted += cursor.rowcount
-            if archived and self.tables.scope_history_ready:
-                streams = [str(stream_id(t.session_key)) for t in archived]
-                cursor.execute(sql.delete_scope_history(len(streams)), streams)
-            if archived and self.tables.session_index.ready:
-                streams = [str(stream_id(t.session_key)) for t in archived]
-                cursor.execute(sql.delete_session_index(len(streams)), streams)
+            for statement, streams in sql.derived_rows(archived, self.tables):
+                cursor.execute(statement, streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from greentic_session.adapters.storage.log_access import EndedStream
-from greentic_session.adapters.storage.sql_tables import from_micros, to_micros
+from greentic_session.adapters.storage.sql_tables import SqlReadModels, from_micros, to_micros
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.read_model_rows import UnreadableRow
@@ -77,16 +77,23 @@ class SqlTombstones:
             "ON {q}gs_scope_history (stream_id)"
         )
 
-    def delete_scope_history(self, streams: int) -> str:
-        """The scope-history rows of `streams` streams (their ids the parameters)."""
-        marks = ", ".join([self._placeholder] * streams)
-        return f"{self._delete_scope_history}({marks})"
-
-    def delete_session_index(self, streams: int) -> str:
-        """The session-index rows of `streams` streams: an archived session is no longer
-        found (its tombstone holds no content to find it by); a new life indexes it anew."""
-        marks = ", ".join([self._placeholder] * streams)
-        return f"{self._delete_session_index}({marks})"
+    def derived_rows(
+        self, archived: Sequence[ArchivedStream], tables: SqlReadModels
+    ) -> list[tuple[str, list[str]]]:
+        """The statements that delete what the read models derived from archived streams'
+        events, where the store has those tables: their scope-history rows, and their
+        session-index rows (an archived session is no longer found: its tombstone holds no
+        content to find it by; a new life indexes it anew)."""
+        streams = [str(stream_id(t.session_key)) for t in archived]
+        if not streams:
+            return []
+        marks = "(" + ", ".join([self._placeholder] * len(streams)) + ")"
+        statements = []
+        if tables.scope_history_ready:
+            statements.append((f"{self._delete_scope_history}{marks}", streams))
+        if tables.session_index.ready:
+            statements.append((f"{self._delete_session_index}{marks}", streams))
+        return statements
 
     def insert_rows(self, tombstones: Iterable[ArchivedStream]) -> list[tuple[Any, ...]]:
         return [

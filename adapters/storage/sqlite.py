@@ -157,12 +157,8 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                     (stream_uuid.hex,),
                 )
                 deleted += tombstone.events  # read in this transaction: all of them
-            if archived and self.tables.scope_history_ready:
-                streams = [str(stream_id(t.session_key)) for t in archived]
-                c.execute(sql.delete_scope_history(len(streams)), streams)
-            if archived and self.tables.session_index.ready:
-                streams = [str(stream_id(t.session_key)) for t in archived]
-                c.execute(sql.delete_session_index(len(streams)), streams)
+            for statement, streams in sql.derived_rows(archived, self.tables):
+                c.execute(statement, streams)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
