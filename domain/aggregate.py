@@ -6,6 +6,7 @@ event is the only place state changes, so a replay of the log rebuilds the same 
 
 from __future__ import annotations
 
+import secrets
 import sys
 from dataclasses import fields
 from datetime import datetime
@@ -15,7 +16,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic, register_topic
 
-from greentic_session.domain.chain import ENVELOPE_FIELDS, GENESIS, event_hash
+from greentic_session.domain.chain import (
+    ENVELOPE_FIELDS,
+    GENESIS,
+    body_commitment,
+    envelope_hash,
+    event_hash,
+)
 from greentic_session.domain.errors import not_found
 from greentic_session.domain.identifiers import SessionKey, UserId
 from greentic_session.domain.operation import Operation, Trace
@@ -62,11 +69,21 @@ def _stamped(
     op: Operation,
     fields: JsonDict,
 ) -> JsonDict:
-    """An event's arguments: its fields, the operation's time and trace, and its link in the
-    stream's hash chain (the hash `content_hash` recomputes later)."""
+    """An event's arguments: its fields, the operation's time and trace, a fresh salt, the
+    commitment to its body, and its link in the stream's hash chain (the hash
+    `content_hash` recomputes later)."""
     body = {"trace": op.trace, **fields}
-    digest = event_hash(stream, version, event_class.__qualname__, op.now, prev_hash, body)
-    return {"timestamp": op.now, "prev_hash": prev_hash, "hash": digest, **body}
+    salt = secrets.token_hex(16)
+    commitment = body_commitment(salt, body)
+    digest = envelope_hash(stream, version, event_class.__qualname__, op.now, prev_hash, commitment)
+    return {
+        "timestamp": op.now,
+        "prev_hash": prev_hash,
+        "hash": digest,
+        "salt": salt,
+        "commitment": commitment,
+        **body,
+    }
 
 
 class Session(Aggregate):
@@ -79,6 +96,10 @@ class Session(Aggregate):
         trace: Trace
         prev_hash: str
         hash: str
+        salt: str
+        """Random, stored with the body and erased with it ("" in events of 0.1.0)."""
+        commitment: str
+        """`chain.body_commitment(salt, body)`, which the hash covers ("" in 0.1.0's)."""
 
         def mutate(self, aggregate: Any) -> Any:
             mutated: Any = super().mutate(aggregate)
@@ -92,15 +113,28 @@ class Session(Aggregate):
             }
 
         def content_hash(self) -> str:
-            """The hash its content has now: differs from `hash` if the stored event was edited."""
-            return event_hash(
+            """The hash its content has now: differs from `hash` if the stored event was
+            edited, its body or its stored commitment."""
+            name = type(self).__qualname__
+            if not self.commitment:  # 0.1.0: the hash covers the body itself
+                return event_hash(
+                    self.originator_id,
+                    self.originator_version,
+                    name,
+                    self.timestamp,
+                    self.prev_hash,
+                    self.body(),
+                )
+            committed = body_commitment(self.salt, self.body())
+            digest = envelope_hash(
                 self.originator_id,
                 self.originator_version,
-                type(self).__qualname__,
+                name,
                 self.timestamp,
                 self.prev_hash,
-                self.body(),
+                committed,
             )
+            return digest if committed == self.commitment else f"uncommitted:{digest}"
 
     class Created(Event, Aggregate.Created):
         kind = "created"
@@ -172,6 +206,61 @@ class Session(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate._end_life()
 
+    class Erased(Event):
+        """The erasure of the stream's events before it: their bodies are gone from the
+        log (each left as a `Redacted` envelope), and the session, if live, ended."""
+
+        kind = "erased"
+        reason: str
+        events: int
+        """How many events it erased: those since the stream's last erasure (or start)."""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_life()
+
+    class Redacted(Event):
+        """What an erased event reads as: its envelope, hash and commitment, never stored
+        under this class (the log keeps the event's own topic). The session it leaves is
+        ended; `erased_in` is the version of the `Erased` event that erased it."""
+
+        kind = "redacted"
+        session_key: str
+        erased_in: int
+        original_topic: str
+        """The topic the event is stored under: what it was."""
+
+        @property
+        def original(self) -> type[Session.Event]:
+            """The class of the event it was (a class of `EVENT_CLASSES`)."""
+            return _CLASS_BY_NAME[self.original_topic.rpartition(":")[2]]
+
+        def mutate(self, aggregate: Any) -> Any:
+            session = Session.restore(
+                SessionState(
+                    session_key=SessionKey(self.session_key),
+                    version=self.originator_version,
+                    head_hash=self.hash,
+                )
+            )
+            return session
+
+        def body(self) -> JsonDict:
+            return {}
+
+        def content_hash(self) -> str:
+            """The hash of its envelope and commitment; for an event of 0.1.0 (no
+            commitment) nothing is left to recompute it from: its hash, as stored."""
+            if not self.commitment:
+                return self.hash
+            return envelope_hash(
+                self.originator_id,
+                self.originator_version,
+                self.original.__qualname__,
+                self.timestamp,
+                self.prev_hash,
+                self.commitment,
+            )
+
     def __init__(
         self,
         session_key: str,
@@ -181,11 +270,13 @@ class Session(Aggregate):
         trace: Trace,
         prev_hash: str,
         hash: str,
+        salt: str,
+        commitment: str,
     ) -> None:
         """Run by the `Created` event, on `start` and on replay, with the event's fields that
-        it names. The envelope (`timestamp`, `trace`, the hashes) is named only so that the
-        library's public constructor, `Session(...)`, accepts it for the event; it is the
-        event's, not state (`Event.mutate` sets the head hash)."""
+        it names. The envelope (`timestamp`, `trace`, the hashes, salt and commitment) is
+        named only so that the library's public constructor, `Session(...)`, accepts it for
+        the event; it is the event's, not state (`Event.mutate` sets the head hash)."""
         self.session_key = SessionKey(session_key)
         self.head_hash = GENESIS
         self._begin_life(_load(data))
@@ -265,9 +356,7 @@ class Session(Aggregate):
             return True
         return False
 
-    def update(
-        self, data: SessionData, op: Operation, expected_version: int | None = None
-    ) -> None:
+    def update(self, data: SessionData, op: Operation, expected_version: int | None = None) -> None:
         """`expected_version`: the stream version the caller read (None: last writer wins)."""
         ensure_version(self.session_key, self.version, expected_version)
         self._require_live(op)
@@ -278,6 +367,11 @@ class Session(Aggregate):
     def remove(self, op: Operation) -> None:
         self._require_live(op)
         self._record(self.Removed, op)
+
+    def erase(self, erased: int, reason: str, op: Operation) -> None:
+        """Record the erasure of the `erased` events since the stream's last erasure (the
+        caller redacts them in the same write); ends the session if it is live."""
+        self._record(self.Erased, op, reason=reason, events=erased)
 
     def register_wait(
         self,
@@ -352,6 +446,18 @@ class Session(Aggregate):
         self.wait = None
 
 
+def opens_stream(event: Session.Event) -> bool:
+    """A stream's first event: its `Created`, or what is left of it once erased."""
+    if isinstance(event, Session.Redacted):
+        return event.original is Session.Created
+    return isinstance(event, Session.Created)
+
+
+def key_named(event: Session.Event) -> str | None:
+    """The session key an event names (its `Created`, or an erased event), else None."""
+    return event.session_key if isinstance(event, Session.Created | Session.Redacted) else None
+
+
 class _Bare(Aggregate):
     """An aggregate with no attributes of its own: its snapshot holds only the attributes
     the library keeps on every aggregate, besides id, version and pending events."""
@@ -380,11 +486,12 @@ EVENT_CLASSES: tuple[type[Session.Event], ...] = (
     Session.WaitCleared,
     Session.WaitExpired,
     Session.Removed,
+    Session.Erased,
 )
+_CLASS_BY_NAME: dict[str, type[Session.Event]] = {cls.__qualname__: cls for cls in EVENT_CLASSES}
 EVENT_TOPICS = frozenset(
     {get_topic(cls) for cls in EVENT_CLASSES}
     | {f"{TOPIC_BEFORE_THE_PACKAGE}:{cls.__qualname__}" for cls in EVENT_CLASSES}
 )
 """The topics a session event may be stored under: today's, and those of 0.1.0. Anything
 else in the log is not ours and is never decoded (it could name any importable class)."""
-

@@ -21,6 +21,8 @@ class EventType(StrEnum):
     WAIT_SUPERSEDED = "wait_superseded"
     WAIT_EXPIRED = "wait_expired"
     REMOVED = "removed"
+    ERASED = "erased"
+    """The erasure of the stream's events before it (theirs keep their own types)."""
     ARCHIVED = "archived"
     """Not an event of the log: the versions up to this one were moved to an archive."""
 
@@ -57,6 +59,12 @@ class SessionEvent(AuditModel):
     """For an `archived` entry: the digest of the archive file that holds its events."""
     archived_events: int | None = None
     """For an `archived` entry: how many events that archive took of this stream."""
+    erased: bool = False
+    """The event's content was erased: its type, time and hashes are all that is left."""
+    erasure_reason: str | None = None
+    """For an `erased` entry: why, as the eraser gave it."""
+    erased_events: int | None = None
+    """For an `erased` entry: how many events it erased."""
 
 
 class FieldChange(AuditModel):
@@ -128,6 +136,26 @@ class ArchiveSummary(AuditModel):
     events: int
 
 
+class ErasureSummary(AuditModel):
+    """One erasure the log records: whose, when, by whom, why, and how many events."""
+
+    session_key: SessionKey
+    version: int
+    """The version of the `erased` event in the key's stream."""
+    erased_at: AwareDatetime
+    erased_by: str | None = None
+    """The user in the erasing caller's context, when it had one."""
+    reason: str
+    events: int
+
+
+class ErasureReport(AuditModel):
+    """What `erase` did: the sessions whose events it erased, and how many events."""
+
+    sessions: list[SessionKey]
+    events: int
+
+
 class VerifyReport(AuditModel):
     ok: bool
     problems: list[str]
@@ -135,3 +163,8 @@ class VerifyReport(AuditModel):
     events: int
     archived: list[ArchiveSummary] = []
     """The streams moved to archives, per archive (their tombstones were checked)."""
+    erasures: list[ErasureSummary] = []
+    """Every erasure in the log, in log order (each checked against the events it erased)."""
+    unchecked_erased: int = 0
+    """Erased events of 0.1.0 (no commitment): their links were followed, their hashes
+    could not be recomputed."""

@@ -1,11 +1,17 @@
 """The hash chain that makes edits to the log evident.
 
-Each event's `hash` is a SHA-256 over its canonical content, which includes the hash of
-the event before it in its stream (`prev_hash`). Altering, deleting, swapping or
-inserting an event breaks the chain at that point; the store also keeps each stream's
-head (last version and hash) beside the log, so a deleted tail or a whole deleted stream
-shows too. Chains are per stream, so writers of different sessions never wait for each
-other to extend one global chain.
+Each event's `hash` is a SHA-256 over its envelope (stream, version, type, time), the hash
+of the event before it in its stream (`prev_hash`), and a *commitment* to its body: the
+SHA-256 of the body with a random salt that is stored with the body. The chain never needs
+the body itself, so erasing a subject removes bodies (and salts) and the chain still
+verifies: the commitment stays, and without the salt it reveals nothing of what it
+committed to. Events of 0.1.0 have no commitment: their hash covers the body directly
+(`event_hash`), so once erased their hash can no longer be recomputed, only followed.
+
+Altering, deleting, swapping or inserting an event breaks the chain at that point; the
+store also keeps each stream's head (last version and hash) beside the log, so a deleted
+tail or a whole deleted stream shows too. Chains are per stream, so writers of different
+sessions never wait for each other to extend one global chain.
 """
 
 from __future__ import annotations
@@ -23,7 +29,16 @@ GENESIS = ""
 """`prev_hash` of a stream's first event."""
 
 ENVELOPE_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic", "prev_hash", "hash"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "prev_hash",
+        "hash",
+        "salt",
+        "commitment",
+    }
 )
 """Event attributes hashed through their own slots in the content, not as the body."""
 
@@ -36,17 +51,53 @@ def event_hash(
     prev_hash: str,
     body: Mapping[str, Any],
 ) -> str:
-    """The SHA-256 of an event's canonical content, its link to `prev_hash` included.
+    """The hash of an event of 0.1.0 (no commitment): its canonical content, body and link
+    to `prev_hash` included.
 
     Raises `TypeError` for a body value JSON cannot hold (datetimes are written ISO 8601)."""
-    content = {
-        "stream": str(stream),
-        "version": version,
-        "type": event_type,
-        "recorded_at": recorded_at.isoformat(),
-        "prev_hash": prev_hash,
-        "body": body,
-    }
+    return _sha256(
+        {
+            "stream": str(stream),
+            "version": version,
+            "type": event_type,
+            "recorded_at": recorded_at.isoformat(),
+            "prev_hash": prev_hash,
+            "body": body,
+        }
+    )
+
+
+def body_commitment(salt: str, body: Mapping[str, Any]) -> str:
+    """The SHA-256 of an event's body with its salt: what the event's hash covers in place
+    of the body. The salt (random, stored with the body and erased with it) keeps a guess
+    of a short body (a user id, an empty trace) from being confirmed against it.
+
+    Raises `TypeError` for a body value JSON cannot hold."""
+    return _sha256({"salt": salt, "body": body})
+
+
+def envelope_hash(
+    stream: UUID,
+    version: int,
+    event_type: str,
+    recorded_at: datetime,
+    prev_hash: str,
+    commitment: str,
+) -> str:
+    """The hash of an event that has a commitment: its envelope, its link, its commitment."""
+    return _sha256(
+        {
+            "stream": str(stream),
+            "version": version,
+            "type": event_type,
+            "recorded_at": recorded_at.isoformat(),
+            "prev_hash": prev_hash,
+            "commitment": commitment,
+        }
+    )
+
+
+def _sha256(content: Mapping[str, Any]) -> str:
     canonical = json.dumps(
         content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
     )

@@ -99,7 +99,19 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "expires_at": lambda value: value is None or _moment(value),
     "by_session_key": _text,
     "deadline": _moment,
+    "salt": _text,
+    "commitment": _text,
+    "reason": _text,
+    "events": lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0,
 }
+
+COMMITTED = frozenset({"salt", "commitment"})
+"""The fields events have had since 0.2 (0.1.0's have neither)."""
+
+REDACTED_FIELDS = frozenset(
+    {"timestamp", "prev_hash", "hash", "commitment", "session_key", "erased_in"}
+)
+"""What an erased event's payload holds: its envelope, and which erasure erased it."""
 
 _FIELDS: dict[type[Session.Event], frozenset[str]] = {
     cls: frozenset(f.name for f in fields(cls)) - PLACE_FIELDS for cls in EVENT_CLASSES
@@ -122,8 +134,15 @@ def event_from_payload(topic: str, stream: UUID, version: int, payload: object) 
         raise UnreadableEvent(f"not a session event: topic {_shown(topic)}")
     if not isinstance(payload, Mapping):
         raise UnreadableEvent(f"the payload is a JSON {type(payload).__name__}, not an object")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UnreadableEvent(f"version {version!r} is not a positive whole number")
     names = set(payload)
+    if "erased_in" in names:
+        return _redacted(topic, event_class, stream, version, payload)
     wanted = _FIELDS[event_class]
+    if names == wanted - COMMITTED and event_class is not Session.Erased:
+        payload = {**payload, "salt": "", "commitment": ""}  # an event of 0.1.0
+        names = set(wanted)
     if names != wanted:
         extra, missing = sorted(names - wanted, key=str), sorted(wanted - names)
         raise UnreadableEvent(
@@ -135,15 +154,60 @@ def event_from_payload(topic: str, stream: UUID, version: int, payload: object) 
         allowed_none = name == "data" and event_class is Session.WaitRegistered
         if not (allowed_none and value is None) and not check(value):
             raise UnreadableEvent(f"field {name!r} holds {_shown(value)}, not what it must")
-    aggregate = payload.get("originator_topic", None)
+    aggregate = payload.get("originator_topic")
     if aggregate is not None and aggregate not in AGGREGATE_TOPICS:
         raise UnreadableEvent(f"the aggregate topic {_shown(aggregate)} is not a session's")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise UnreadableEvent(f"version {version!r} is not a positive whole number")
     fields_: dict[str, Any] = dict(payload)
     if fields_.get("data") is not None:
         fields_["data"] = _with_model(fields_["data"])
     return event_class(originator_id=stream, originator_version=version, **fields_)
+
+
+def _redacted(
+    topic: str,
+    event_class: type[Session.Event],
+    stream: UUID,
+    version: int,
+    payload: Mapping[str, Any],
+) -> Session.Redacted:
+    """An erased event: exactly `REDACTED_FIELDS`, each of the right type."""
+    names = set(payload)
+    if names != REDACTED_FIELDS:
+        extra = sorted(names - REDACTED_FIELDS, key=str)
+        missing = sorted(REDACTED_FIELDS - names)
+        raise UnreadableEvent(
+            f"the payload's fields are not those of an erased event "
+            f"(extra: {extra or 'none'}; missing: {missing or 'none'})"
+        )
+    erased_in = payload["erased_in"]
+    for name in REDACTED_FIELDS - {"erased_in"}:
+        if not _CHECKS[name](payload[name]):
+            raise UnreadableEvent(f"field {name!r} holds {_shown(payload[name])}, not what it must")
+    if not isinstance(erased_in, int) or isinstance(erased_in, bool) or erased_in <= version:
+        raise UnreadableEvent(f"field 'erased_in' holds {_shown(erased_in)}, not a later version")
+    if event_class is Session.Erased:
+        raise UnreadableEvent("an erasure is never erased")
+    fields_: dict[str, Any] = {
+        "originator_id": stream,
+        "originator_version": version,
+        "trace": {},
+        "salt": "",
+        "original_topic": topic,
+        **payload,
+    }
+    return Session.Redacted(**fields_)
+
+
+def redacted_payload(event: Session.Event, erased_in: int, session_key: str) -> dict[str, Any]:
+    """What an erased event's stored payload becomes: `REDACTED_FIELDS`."""
+    return {
+        "timestamp": event.timestamp,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "commitment": event.commitment,
+        "session_key": session_key,
+        "erased_in": erased_in,
+    }
 
 
 def _with_model(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import IO, Self
 
 from greentic_session.domain.audit import (
     ArchiveReport,
+    ErasureReport,
     Explanation,
     SessionDiff,
     SessionEvent,
@@ -214,6 +215,23 @@ class AuditedSessionStore(SessionStore):
         """Every stream whose session ended before `ended_before`, with no new life since,
         moved out of the live log into `to` (verifiable JSON Lines with a digest trailer),
         a tombstone left for each so that verify, history and a new life carry on."""
+
+    @abstractmethod
+    def erase(
+        self,
+        *,
+        session: SessionKey | str | None = None,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        reason: str,
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ErasureReport:
+        """The content of a session's events (or of every session of a tenant, team or
+        user) erased from the log and the read models: each event keeps its envelope and
+        hashes, so verify still passes; an `erased` event records who, when, why."""
 
     @abstractmethod
     def rebuild_projections(self, *, progress: Progress | None = None) -> None:

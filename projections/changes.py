@@ -111,8 +111,29 @@ class IndexSession:
     keep_conversation: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ForgetSession:
+    """Delete what the read models derived from the key's erased events: its session-index
+    row and its scope-history rows (its state row becomes the erasure's, ended)."""
+
+    session_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedactEvent:
+    """Not a projection: overwrite the stored payload of the key's event at `version` with
+    `state`, the stored form of its redacted payload (`event_shape.redacted_payload`),
+    in the write that appends the erasure. Only the log's owner may."""
+
+    session_key: str
+    version: int
+    state: bytes
+
+
 Change = (
     PutState
+    | ForgetSession
+    | RedactEvent
     | IndexSession
     | ClaimScope
     | ReleaseScope
@@ -145,6 +166,10 @@ def row_of(change: Change) -> tuple[str, str]:
         return ("scope", change.scope_key)
     if isinstance(change, RecordScopeEvent):
         return ("scope history", f"{change.scope_key}/{change.session_key}/{change.version}")
+    if isinstance(change, ForgetSession):
+        return ("forgotten", change.session_key)
+    if isinstance(change, RedactEvent):
+        return ("event", f"{change.session_key}/{change.version}")
     return ("waits", f"{change.user_key}/{change.session_key}")
 
 

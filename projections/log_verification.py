@@ -23,7 +23,12 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from greentic_session.domain.aggregate import Session
-from greentic_session.domain.audit import ArchivedStream, ArchiveSummary, VerifyReport
+from greentic_session.domain.audit import (
+    ArchivedStream,
+    ArchiveSummary,
+    ErasureSummary,
+    VerifyReport,
+)
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
 from greentic_session.domain.event_shape import CLASS_OF_TOPIC, is_legacy
 from greentic_session.domain.progress import Progress, no_progress
@@ -70,6 +75,9 @@ class _Stream:
     head_seen: bool = False
     archived: int = 0  # the version its tombstones say went to archives (0: none)
     logged: bool = False  # an event of it is in the log
+    redacted: list[tuple[int, int]] | None = None
+    """(version, erased_in) of the erased events since its last erasure (None: none; most
+    streams never have any, and verify keeps one `_Stream` per stream)."""
 
     @property
     def label(self) -> str:
@@ -94,6 +102,8 @@ class _Verification:
         self.problems: list[_Problem] = []
         self.replay = Replay()
         self.today_seen = False  # an event under today's topics: 0.1.0's come before
+        self.erasures: list[ErasureSummary] = []
+        self.unchecked_erased = 0
 
     def report(self, stream: _Stream | None, text: str) -> None:
         self.problems.append(_Problem(stream, text))
@@ -164,7 +174,9 @@ class _Verification:
                 f" v{version}: its stored JSON is not byte for byte what the store writes "
                 "(reformatted, or a field given twice)",
             )
-        if isinstance(event, Session.Created):
+        if isinstance(event, Session.Redacted | Session.Erased):
+            self._check_erasure(stream, event)
+        if isinstance(event, Session.Created | Session.Redacted):
             if stream_id(event.session_key) == event.originator_id:
                 stream.name = event.session_key  # a copied Created must not name another
             else:
@@ -194,6 +206,47 @@ class _Verification:
             except Unreplayable as exc:
                 self.spoil(stream, f" v{version}: does not replay ({exc})")
 
+    def _check_erasure(self, stream: _Stream, event: Session.Event) -> None:
+        """Erased events wait for the erasure that follows them; the erasure must count
+        them all, and each must name it: content removed any other way is a change."""
+        version = event.originator_version
+        if isinstance(event, Session.Redacted):
+            if stream.redacted is None:
+                stream.redacted = []
+            stream.redacted.append((version, event.erased_in))
+            self.unchecked_erased += not event.commitment
+            return
+        assert isinstance(event, Session.Erased)
+        pending, stream.redacted = stream.redacted or [], None
+        named = [v for v, erased_in in pending if erased_in == version]
+        if len(named) != len(pending) or len(pending) != event.events:
+            self.spoil(
+                stream,
+                f" v{version}: an erasure of {event.events} events, but {len(named)} erased "
+                f"events name it and {len(pending) - len(named)} name another (content "
+                "removed without an erasure, or the erasure altered)",
+            )
+        self.erasures.append(
+            ErasureSummary(
+                session_key=stream.label,
+                version=version,
+                erased_at=event.timestamp,
+                erased_by=event.trace.get("actor"),
+                reason=event.reason,
+                events=event.events,
+            )
+        )
+
+    def unfinished_erasures(self) -> None:
+        for stream in self.streams.values():
+            if stream.redacted:
+                versions = ", ".join(f"v{v}" for v, _ in stream.redacted[:5])
+                self.report(
+                    stream,
+                    f": {versions} erased with no erasure after them in the log (content "
+                    "removed, or the erasure deleted)",
+                )
+
     def spoil(self, stream: _Stream, text: str) -> None:
         """A problem in a stream: its later events are checked, no longer replayed."""
         stream.sound = False
@@ -208,8 +261,9 @@ class _Verification:
             self.today_seen = True
         elif self.today_seen:
             self.spoil(
-                stream, f" v{version}: stored under a topic of 0.1.0 after events under "
-                "today's (topic changed)"
+                stream,
+                f" v{version}: stored under a topic of 0.1.0 after events under "
+                "today's (topic changed)",
             )
 
     # -- heads ---------------------------------------------------------------------------
@@ -314,6 +368,7 @@ def verify(snapshot: Snapshot, decode: Decode, progress: Progress = no_progress)
         check.check_event(notification)
         if count % PROGRESS_EVERY == 0:
             progress(count, max(total, count))
+    check.unfinished_erasures()
     check.check_heads(snapshot.rows(HEADS))
     for model in READ_MODELS:
         if snapshot.holds(model):
@@ -322,7 +377,13 @@ def verify(snapshot: Snapshot, decode: Decode, progress: Progress = no_progress)
     problems = [str(problem) for problem in check.problems]
     streams = len(check.streams)
     return VerifyReport(
-        ok=not problems, problems=problems, streams=streams, events=count, archived=archived
+        ok=not problems,
+        problems=problems,
+        streams=streams,
+        events=count,
+        archived=archived,
+        erasures=check.erasures,
+        unchecked_erased=check.unchecked_erased,
     )
 
 

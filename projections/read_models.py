@@ -22,6 +22,7 @@ from greentic_session.projections.changes import (
     Change,
     ClaimScope,
     DropUserWait,
+    ForgetSession,
     IndexedSession,
     IndexSession,
     PutState,
@@ -89,6 +90,7 @@ class ReadModelReader(Protocol):
 
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` keys ever written that start with `prefix`, in code-point order."""
+
     def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
         """The scope's history up to `at` (recorded at or before it), in log order.
         Raises `ScopeHistoryMissing` if the store has no scope history yet."""
@@ -125,9 +127,7 @@ class SessionIndexMissing(Exception):
 
 def in_log_order(rows: Iterable[ScopeEvent], at: datetime) -> list[ScopeEvent]:
     """The rows recorded at or before `at`, by log position."""
-    return sorted(
-        (row for row in rows if row.recorded_at <= at), key=lambda row: row.position or 0
-    )
+    return sorted((row for row in rows if row.recorded_at <= at), key=lambda row: row.position or 0)
 
 
 class MemoryReadModels:
@@ -204,6 +204,7 @@ class MemoryReadModels:
     def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """A scan of the heads: the memory backend holds a process's sessions only."""
         return sorted(key for key in self.heads if key.startswith(prefix))[:limit]
+
     def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
         return in_log_order(self.scope_history.get(scope_key, {}).values(), at)
 
@@ -268,8 +269,21 @@ class MemoryReadModels:
                     change.near_miss,
                     position,
                 )
+            elif isinstance(change, ForgetSession):
+                self.forget(change.session_key)
             elif isinstance(change, DropUserWait):
                 waits = self.waits.get(change.user_key, {})
                 waits.pop(change.session_key, None)
                 if not waits:
                     self.waits.pop(change.user_key, None)
+
+    def forget(self, session_key: str) -> None:
+        """Drop the key's session-index row and scope-history rows (archived or erased)."""
+        self.sessions.pop(session_key, None)
+        history = self.scope_history
+        for scope in list(history):
+            rows = {k: v for k, v in history[scope].items() if v.session_key != session_key}
+            if rows:
+                history[scope] = rows
+            else:
+                del history[scope]

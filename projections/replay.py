@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from greentic_session.domain.aggregate import Session
+from greentic_session.domain.aggregate import Session, key_named, opens_stream
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import Change, PutState, RecordHead
@@ -95,13 +95,20 @@ def _next_session(before: SessionState | None, event: Session.Event) -> Session:
     version = 0 if before is None else before.version
     if event.originator_version != version + 1:
         raise Unreplayable(f"v{event.originator_version} cannot follow v{version}")
-    if (before is None) != isinstance(event, Session.Created):
+    if (before is None) != opens_stream(event):
         raise Unreplayable(
             f"v{event.originator_version}: a stream starts with one Created event, "
             f"not {type(event).__qualname__}"
         )
-    if isinstance(event, Session.Created) and stream_id(event.session_key) != event.originator_id:
-        raise Unreplayable(f"v1 names session {event.session_key!r}, whose stream is another")
+    named = key_named(event)
+    if named is not None and stream_id(named) != event.originator_id:
+        raise Unreplayable(
+            f"v{event.originator_version} names session {named!r}, whose stream is another"
+        )
+    if named is not None and before is not None and before.session_key != named:
+        raise Unreplayable(
+            f"v{event.originator_version} names session {named!r}, not {before.session_key!r}"
+        )
     current = None if before is None else Session.restore(before)
     try:
         mutated = event.mutate(current)

@@ -24,13 +24,19 @@ from greentic_session.domain.session_search import (
     summary_state,
 )
 from greentic_session.domain.state import SessionState, stream_id
-from greentic_session.projections.changes import IndexedSession, IndexSession
+from greentic_session.projections.changes import ForgetSession, IndexedSession, IndexSession
+
+ERASING = (Session.Erased, Session.Redacted)
+"""Events after which the key has no row: nothing is left to index it by."""
 
 
 def index_change(
     before: SessionState | None, after: SessionState, last: Session.Event
-) -> IndexSession:
-    """The row after `last`, the write's last event; `before`: the state before the write."""
+) -> IndexSession | ForgetSession:
+    """The row after `last`, the write's last event; `before`: the state before the write.
+    An erasure forgets the row (and the key's scope history)."""
+    if isinstance(last, ERASING):
+        return ForgetSession(after.session_key)
     data = after.data if after.data is not None else before.data if before else None
     assert data is not None, "an event that ends a life follows one that began it"
     ctx = data.tenant_ctx

@@ -114,7 +114,20 @@ def archived_entry(tombstone: ArchivedStream) -> SessionEvent:
 def describe(
     position: int, event: Session.Event, session: Session, wait_before: Wait | None
 ) -> SessionEvent:
-    """The wait events name their wait: the one registered, or the one that ended."""
+    """The wait events name their wait: the one registered, or the one that ended. An
+    erased event says only what it was, when, and its hashes."""
+    if isinstance(event, Session.Redacted):
+        return SessionEvent(
+            session_key=session.session_key,
+            version=event.originator_version,
+            position=position,
+            type=EventType(event.original.kind),
+            recorded_at=event.timestamp,
+            data=None,
+            hash=event.hash,
+            prev_hash=event.prev_hash,
+            erased=True,
+        )
     wait = session.wait if isinstance(event, Session.WaitRegistered) else wait_before
     if isinstance(event, Session.Created | Session.Recreated | Session.Updated):
         wait = None
@@ -140,6 +153,8 @@ def describe(
         actor=trace.get("actor"),
         hash=event.hash,
         prev_hash=event.prev_hash,
+        erasure_reason=event.reason if isinstance(event, Session.Erased) else None,
+        erased_events=event.events if isinstance(event, Session.Erased) else None,
     )
 
 

@@ -28,6 +28,7 @@ from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.postgres_async import AsyncPostgresPorts
 from greentic_session.domain.audit import (
     ArchiveReport,
+    ErasureReport,
     Explanation,
     SessionDiff,
     SessionEvent,
@@ -279,8 +280,32 @@ class AsyncSessionStore:
         progress: Progress | None = None,
     ) -> ArchiveReport:
         return await self._in_worker(
-            lambda: self._twin.archive(
-                ended_before=ended_before, to=to, ctx=ctx, progress=progress
+            lambda: self._twin.archive(ended_before=ended_before, to=to, ctx=ctx, progress=progress)
+        )
+
+    @_documented_as(_SYNC.erase)
+    async def erase(
+        self,
+        *,
+        session: SessionKey | str | None = None,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        reason: str,
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ErasureReport:
+        return await self._in_worker(
+            lambda: self._twin.erase(
+                session=session,
+                env=env,
+                tenant=tenant,
+                team=team,
+                user=user,
+                reason=reason,
+                ctx=ctx,
+                progress=progress,
             )
         )
 

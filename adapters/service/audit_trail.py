@@ -15,10 +15,11 @@ from uuid import UUID
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import MapperDeserialisationError, Notification
 
+from greentic_session.adapters.service.stored_form import StoredForm
 from greentic_session.adapters.storage.encryption import check_key
 from greentic_session.adapters.storage.log_access import LogAccess, LogSnapshot
 from greentic_session.adapters.storage.session_log import SessionLog
-from greentic_session.domain.aggregate import Session
+from greentic_session.domain.aggregate import Session, key_named, opens_stream
 from greentic_session.domain.audit import (
     ArchivedStream,
     Explanation,
@@ -66,6 +67,7 @@ class AuditTrail:
         self._log = log_app
         self._recorder = recorder
         self._models = models
+        self.form = StoredForm(log_app.mapper)
 
     def check_key(self) -> None:
         """The first events decrypt with this store's key (or need none): a wrong or missing
@@ -129,14 +131,7 @@ class AuditTrail:
         """`read_event`, and whether the payload is byte for byte what the transcoder
         writes for what it holds: a reformatted payload, or a field given twice, reads the
         same but is a change, which only this shows (no hash covers the bytes)."""
-        mapper = self._log.mapper
-        state = notification.state
-        if mapper.cipher is not None:
-            state = mapper.cipher.decrypt(state)
-        if mapper.compressor is not None:
-            state = mapper.compressor.decompress(state)
-        payload = mapper.transcoder.decode(state)
-        exact = mapper.transcoder.encode(payload) == state
+        payload, exact = self.form.payload(notification.state)
         stream = notification.originator_id
         if not isinstance(stream, UUID):
             raise UnreadableEvent(f"stream id {stream!r} is not a UUID")
@@ -373,11 +368,12 @@ def _check_sequence(name: str, after: int, event: Session.Event) -> None:
     """`event` follows v`after` of its stream: the next version, a `Created` first (of the
     stream's own key) and only first. Raises `SessionError(internal)` else: the tools that
     replay a stream would fail on it in ways of their own."""
-    created = isinstance(event, Session.Created)
+    created = opens_stream(event)
+    named = key_named(event)
     if (
         event.originator_version != after + 1
         or created != (after == 0)
-        or (created and stream_id(getattr(event, "session_key", "")) != event.originator_id)
+        or (named is not None and stream_id(named) != event.originator_id)
     ):
         raise SessionError(
             ErrorCode.INTERNAL,

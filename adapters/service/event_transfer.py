@@ -20,9 +20,10 @@ from greentic_session.adapters.service.archive_lines import (
 from greentic_session.adapters.service.audit_trail import REPLAY_ERRORS, damaged_log_errors
 from greentic_session.adapters.service.event_lines import EventLines
 from greentic_session.adapters.service.event_spool import EventSpool, spooled
+from greentic_session.adapters.service.stored_form import StoredForm
 from greentic_session.adapters.storage.log_access import LogAccess, log_not_empty
 from greentic_session.adapters.storage.session_log import SessionLog
-from greentic_session.domain.aggregate import Session
+from greentic_session.domain.aggregate import Session, key_named
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.chain import BrokenChain, ChainCheck
 from greentic_session.domain.errors import SessionError, invalid_input
@@ -52,6 +53,7 @@ class EventTransfer:
         self._recorder = recorder
         self._decode = decode
         self._lines = EventLines(log_app.mapper.transcoder)
+        self._form = StoredForm(log_app.mapper)
 
     # -- export ------------------------------------------------------------------------
 
@@ -101,8 +103,8 @@ class EventTransfer:
         for position, event in self._log_up_to(last, progress):
             chain.check(event)
             stream = event.originator_id
-            if isinstance(event, Session.Created):
-                keys[stream] = event.session_key
+            if (named := key_named(event)) is not None:
+                keys[stream] = named
             if tenant is not None and isinstance(data := getattr(event, "data", None), dict):
                 whose = OURS if str(data["tenant_ctx"]["tenant_id"]) == tenant else OTHERS
                 owners[stream] = owners.get(stream, 0) | whose
@@ -180,9 +182,7 @@ class EventTransfer:
             if isinstance(found, Trailer):
                 continue
             if isinstance(found, ArchivedStream):
-                chain.resume(
-                    stream_id(found.session_key), found.last_version, found.last_hash
-                )
+                chain.resume(stream_id(found.session_key), found.last_version, found.last_hash)
                 tombstones.append(found)
                 yield found
                 continue
@@ -191,7 +191,7 @@ class EventTransfer:
                 chain.check(event)
             except BrokenChain as exc:
                 raise invalid_input(f"{exc}; nothing was imported") from exc
-            spool.append(self._log.mapper.to_stored_event(event))
+            spool.append(self._form.stored_event(event))
             if number % BATCH_SIZE == 0:
                 progress(number, None)
             yield event

@@ -22,17 +22,20 @@ from greentic_session.adapters.service.session_operations import SessionOperatio
 from greentic_session.adapters.service.store_options import StoreOptions
 from greentic_session.adapters.service.store_ports import LogPorts, Runner, blocking_pause
 from greentic_session.adapters.service.stream_archive import StreamArchive
+from greentic_session.adapters.service.subject_erasure import SubjectErasure
 from greentic_session.adapters.service.sync_driver import at_once, run_sync
 from greentic_session.adapters.storage.database_errors import database_errors
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import (
     ArchiveReport,
+    ErasureReport,
     Explanation,
     SessionDiff,
     SessionEvent,
     VerifyReport,
 )
+from greentic_session.domain.erasure import ErasureSubject, reason_arg
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import EnvId, SessionKey, TeamId, TenantId, UserId
 from greentic_session.domain.progress import Progress, no_progress
@@ -78,6 +81,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self._audit.prepare_late_tables()
         self.options = options
         self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
+        self._access = opened.log_access
+        self._erasure = SubjectErasure(self._ops, self._audit, opened.log_access.compact)
 
     # -- reads -------------------------------------------------------------------
 
@@ -444,6 +449,47 @@ class EventSourcedSessionStore(AuditedSessionStore):
             return self._archive.archive(
                 ended_before, to, now=now, actor=actor, progress=progress or no_progress
             )
+
+    def erase(
+        self,
+        *,
+        session: SessionKey | str | None = None,
+        env: EnvId | str | None = None,
+        tenant: TenantId | str | None = None,
+        team: TeamId | str | None = None,
+        user: UserId | str | None = None,
+        reason: str,
+        ctx: TenantCtx | None = None,
+        progress: Progress | None = None,
+    ) -> ErasureReport:
+        """Erases a subject: the session `session`, or every session (by its last life)
+        of the tenant `tenant` in `env`, narrowed to a `team` or a `user`. For each, its
+        events since its last erasure lose their bodies (context, cursor, flow, tenant
+        context, waits and scopes, user ids, trace ids and actors): each keeps its type,
+        version, time, hashes and a salted commitment, so `verify` still passes. An
+        `erased` event records the erasure (`reason`, which stays in clear, and the actor
+        and trace of `ctx`) and ends the session if it was live; its index row and scope
+        history go, its state row is the erasure's. One transaction per session; a run
+        that stopped part-way can run again. The session key stays (the stream's name):
+        choose keys that hold nothing personal. Afterwards SQLite checkpoints its WAL and
+        vacuums the file. Archive files, backups, WAL archives and replicas made before
+        are not reached: see the README. `progress` counts the sessions erased. Runs as
+        the tables' owner only. Reads each session's stream once, holding one at a time.
+
+        Raises `SessionError`: `invalid_input` without a reason (or with one over 1,000
+        characters), without a subject, with both a session and an owner, or for a bad
+        identifier; `not_found` for a session key never written; `permission_denied` for
+        a role that may not overwrite the log (nothing erased); `unavailable` (database
+        unreachable, store closed, or on SQLite another process kept the compaction from
+        finishing: the erasure is committed, run it again); `internal` when a session's
+        log does not end where its state row says (run verify).
+        """
+        subject = ErasureSubject.of(session=session, env=env, tenant=tenant, team=team, user=user)
+        why = reason_arg(reason)
+        caller = None if ctx is None else expect(ctx, TenantCtx, "ctx")
+        with self._database("erase"):
+            self._access.prepare_erasure()
+            return self._erasure.erase(subject, why, caller, progress or no_progress)
 
     def rebuild_projections(self, *, progress: Progress | None = None) -> None:
         """Rebuilds every read model from the log, in one transaction; readers and

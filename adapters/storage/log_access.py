@@ -150,6 +150,18 @@ class LogAccess(ArchiveAccess, Protocol):
         """Every readable tombstone, by stream and version (for the tools that replay)."""
         ...
 
+    def prepare_erasure(self) -> None:
+        """Before an erasure: what it needs that a store made before it lacks (the index
+        that finds a stream's scope-history rows). `SessionError(permission_denied)` for a
+        role that may not create it."""
+        ...
+
+    def compact(self) -> None:
+        """After an erasure: leave no copy of overwritten bytes the store itself can reach
+        (SQLite: its WAL and free pages; elsewhere nothing to do). `SessionError
+        (unavailable)` when other connections keep it from finishing."""
+        ...
+
 
 def log_not_empty() -> SessionError:
     return SessionError(

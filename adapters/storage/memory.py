@@ -37,7 +37,7 @@ from greentic_session.adapters.storage.session_log import (
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.session_search import SessionQuery
 from greentic_session.domain.state import SessionState, stream_id
-from greentic_session.projections.changes import IndexedSession
+from greentic_session.projections.changes import IndexedSession, RedactEvent
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import (
     MemoryReadModels,
@@ -64,6 +64,7 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         self._positions: dict[UUID, dict[int, int]] = {}  # by stream, by version
         self._archived: set[int] = set()  # positions whose events went to an archive
         self._tombstones: dict[UUID, list[ArchivedStream]] = {}
+        self._redacted: dict[int, bytes] = {}  # the payloads of erased events, by position
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -91,6 +92,10 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 )
                 logged[(_stream_of(stored), stored.originator_version)] = position
             self.read_models.apply(changes, logged)
+            for change in changes:
+                if isinstance(change, RedactEvent):
+                    stream = self._positions[stream_id(change.session_key)]
+                    self._redacted[stream[change.version]] = change.state
             return positions
 
     def select_notifications(
@@ -102,16 +107,17 @@ class MemorySessionRecorder(POPOApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
-        """The library's, without the archived events: the library's list keeps every
-        position, so an archived event is dropped from what is read (positions are never
-        reused)."""
+        """The library's, without the archived events (the library's list keeps every
+        position, so an archived event is dropped from what is read: positions are never
+        reused), and with erased events as redacted (the library's list keeps them whole:
+        a memory store forgets everything when it closes)."""
         results: list[Notification] = []
         while True:
             want = limit - len(results)
             page = super().select_notifications(
                 start, want, stop, topics, inclusive_of_start=inclusive_of_start
             )
-            results.extend(n for n in page if n.id not in self._archived)
+            results.extend(self._redact(n) for n in page if n.id not in self._archived)
             if len(page) < want or len(results) >= limit:
                 return results
             start, inclusive_of_start = page[-1].id + 1, True
@@ -167,8 +173,7 @@ class MemorySessionRecorder(POPOApplicationRecorder):
                 self._archived.update(live)
                 deleted += len(live)
                 self._tombstones.setdefault(stream, []).append(tombstone)
-                self._drop_scope_history(tombstone.session_key)
-                self.read_models.sessions.pop(tombstone.session_key, None)
+                self.read_models.forget(tombstone.session_key)
             return deleted
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
@@ -185,15 +190,6 @@ class MemorySessionRecorder(POPOApplicationRecorder):
     def _archived_at(self, state: SessionState) -> bool:
         rows = self._tombstones.get(state.originator_id, [])
         return any(t.last_version == state.version for t in rows)
-
-    def _drop_scope_history(self, session_key: str) -> None:
-        history = self.read_models.scope_history
-        for scope in list(history):
-            rows = {k: v for k, v in history[scope].items() if v.session_key != session_key}
-            if rows:
-                history[scope] = rows
-            else:
-                del history[scope]
 
     def first_notifications(self, limit: int) -> list[Notification]:
         return list(self.select_notifications(1, limit))
@@ -246,6 +242,25 @@ class MemorySessionRecorder(POPOApplicationRecorder):
     def archived(self) -> set[int]:
         """The positions of the events that went to an archive."""
         return self._archived
+
+    def prepare_erasure(self) -> None:
+        """Nothing: the memory read models find rows by key."""
+
+    def compact(self) -> None:
+        """Nothing: a memory store's redacted events are read as redacted, and the rest
+        goes when the process ends."""
+
+    def _redact(self, notification: Notification) -> Notification:
+        state = self._redacted.get(notification.id)
+        if state is None:
+            return notification
+        return Notification(
+            id=notification.id,
+            originator_id=notification.originator_id,
+            originator_version=notification.originator_version,
+            topic=notification.topic,
+            state=state,
+        )
 
     def _at(self, position: int) -> Notification:
         (notification,) = self.select_notifications(position, 1)
@@ -321,6 +336,7 @@ class LockedReader:
     def find_sessions(self, query: SessionQuery, now: datetime) -> list[IndexedSession]:
         with self._lock:
             return self._models.find_sessions(query, now)
+
     def scope_events(self, scope_key: str, at: datetime) -> list[ScopeEvent]:
         with self._lock:
             return self._models.scope_events(scope_key, at)

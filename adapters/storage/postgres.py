@@ -112,6 +112,7 @@ def tables_in(schema: str, events_table: str) -> SqlReadModels:
             "WHERE originator_id = %s AND originator_version = %s)"
         ),
         stream_param=lambda stream: stream,
+        events_table=events_table,
         code_point_order=' COLLATE "C"',
     )
 
@@ -317,6 +318,18 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             for statement, streams in sql.derived_rows(archived, self.tables):
                 cursor.execute(statement, streams)
             return deleted
+
+    def prepare_erasure(self) -> None:
+        if self.tables.scope_history_ready:
+            with self.datastore.get_connection() as connection, connection.transaction():
+                cursor = connection.cursor(row_factory=tuple_row)
+                self._allow_long(cursor)
+                cursor.execute(self.tombstone_sql.scope_history_index)
+
+    def compact(self) -> None:
+        """Nothing the store can do: `pg_dump` and every query see the erased rows' new
+        versions only; the old ones stay in the table files until vacuum reuses their
+        space (autovacuum, or `VACUUM`), and in the WAL, its archives and replicas'."""
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
         with self.datastore.get_connection() as connection, connection.transaction():

@@ -26,10 +26,12 @@ from greentic_session.projections.changes import (
     Change,
     ClaimScope,
     DropUserWait,
+    ForgetSession,
     IndexSession,
     PutState,
     RecordHead,
     RecordScopeEvent,
+    RedactEvent,
     ReleaseScope,
 )
 
@@ -104,6 +106,7 @@ class SqlReadModels:
         placeholder: str,
         event_position: str,
         stream_param: Callable[[UUID], Any],
+        events_table: str,
         code_point_order: str = "",
     ) -> None:
         """`event_position`: a subquery giving the log position of the event with stream id
@@ -263,6 +266,14 @@ class SqlReadModels:
             )
         )
         self._drop_wait = sql("DELETE FROM {q}gs_user_waits WHERE user_key = ? AND stream_id = ?")
+        # An erasure's: the payload of an erased event overwritten (the log's owner only),
+        # and the rows derived from the key's events deleted.
+        self._redact_event = sql(
+            f"UPDATE {events_table} SET state = ? "
+            "WHERE originator_id = ? AND originator_version = ?"
+        )
+        self._forget_scope_history = sql("DELETE FROM {q}gs_scope_history WHERE stream_id = ?")
+        self._forget_index_row = sql("DELETE FROM {q}gs_session_index WHERE stream_id = ?")
         add_row = (
             "INSERT INTO {q}gs_scope_history (scope_key, stream_id, session_key, version, kind, "
             "recorded_at, near_miss, position) {values}"
@@ -370,6 +381,16 @@ class SqlReadModels:
                 out.append(self._scope_event(change, add_row))
             elif isinstance(change, IndexSession) and self.session_index.ready:
                 out.append(self.session_index.statement(change, self.sealer))
+            elif isinstance(change, RedactEvent):
+                uuid = stream_id(change.session_key)
+                params = (change.state, self._stream_param(uuid), change.version)
+                out.append((self._redact_event, params))
+            elif isinstance(change, ForgetSession):
+                of_stream = (str(stream_id(change.session_key)),)
+                if self.scope_history_ready:
+                    out.append((self._forget_scope_history, of_stream))
+                if self.session_index.ready:
+                    out.append((self._forget_index_row, of_stream))
         return out
 
     def in_bulk(self, changes: Iterable[Change]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -42,11 +43,14 @@ from greentic_session.adapters.storage.sql_tombstones import (
     still_ended,
 )
 from greentic_session.domain.audit import ArchivedStream
+from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
 
 EVENTS_TABLE = "stored_events"  # the library's default name for it
+COMPACT_TIMEOUT = 30.0  # seconds `compact` waits for the database's locks
+_CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 
 def sqlite_tables() -> SqlReadModels:
@@ -57,6 +61,7 @@ def sqlite_tables() -> SqlReadModels:
             f"(SELECT rowid FROM {EVENTS_TABLE} WHERE originator_id = ? AND originator_version = ?)"
         ),
         stream_param=lambda stream: stream.hex,  # the library stores UUIDs as hex text here
+        events_table=EVENTS_TABLE,
     )
 
 
@@ -66,6 +71,7 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
         self.tables = sqlite_tables()
         self.tombstone_sql = SqlTombstones(qualifier="", placeholder="?")
+        self.path = ""  # the database file (`open_sqlite_log` sets it)
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -160,6 +166,29 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             for statement, streams in sql.derived_rows(archived, self.tables):
                 c.execute(statement, streams)
             return deleted
+
+    def prepare_erasure(self) -> None:
+        if self.tables.scope_history_ready:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(self.tombstone_sql.scope_history_index)
+
+    def compact(self) -> None:
+        """The WAL copied into the file and emptied, then the file rebuilt (VACUUM: no
+        free page keeps an overwritten row), and its WAL emptied again; on a connection of
+        its own, outside any transaction. Another process reading the database keeps a
+        checkpoint from finishing: `SessionError(unavailable)`, and erasing (or this) can
+        run again."""
+        with closing(sqlite3.connect(self.path, timeout=COMPACT_TIMEOUT)) as connection:
+            connection.isolation_level = None
+            for statement in (_CHECKPOINT, "VACUUM", _CHECKPOINT):
+                busy, _, _ = connection.execute(statement).fetchone() or (0, 0, 0)
+                if busy:
+                    raise SessionError(
+                        ErrorCode.UNAVAILABLE,
+                        "the erasure is committed, but another connection to the database "
+                        "kept its old pages from being overwritten; close the other "
+                        "processes using it and run the erasure again",
+                    )
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -333,6 +362,7 @@ def open_sqlite_log(
     )
     recorder = log.recorder
     assert isinstance(recorder, SQLiteSessionRecorder)
+    recorder.path = path
     recorder.tables.sealer = content_sealer(log.mapper.cipher)
     reader = SQLiteReadModelReader(recorder.datastore, recorder.tables)
     return OpenedLog(log, reader, recorder)
