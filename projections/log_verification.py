@@ -31,6 +31,7 @@ from greentic_session.domain.audit import (
 )
 from greentic_session.domain.chain import Break, ChainProblem, StreamChain
 from greentic_session.domain.event_shape import CLASS_OF_TOPIC, is_legacy
+from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.progress import Progress, no_progress
 from greentic_session.domain.state import stream_id
 from greentic_session.projections.read_model_rows import (
@@ -228,7 +229,7 @@ class _Verification:
             )
         self.erasures.append(
             ErasureSummary(
-                session_key=stream.label,
+                session_key=SessionKey(stream.label),
                 version=version,
                 erased_at=event.timestamp,
                 erased_by=event.trace.get("actor"),

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from greentic_session import AuditedSessionStore, ErrorCode, SessionError, open_store
-from greentic_session.domain.chain import ENVELOPE_FIELDS, event_hash
+from greentic_session.domain.chain import ENVELOPE_FIELDS, body_commitment, envelope_hash
 from greentic_session.domain.state import stream_id
 from tests.conftest import PERSISTENT_BACKENDS
 from tests.integration.tamper import (
@@ -124,8 +124,14 @@ def test_an_altered_event_with_a_recomputed_hash_is_caught_by_the_head(
     state["data"]["cursor"]["node_pointer"] = "node.forged"
     body = {name: value for name, value in state.items() if name not in ENVELOPE_FIELDS}
     recorded_at = datetime.fromisoformat(state["timestamp"]["_data_"])
-    state["hash"] = event_hash(
-        stream_id(sessions.waiting), 4, "Session.Updated", recorded_at, state["prev_hash"], body
+    state["commitment"] = body_commitment(state["salt"], body)
+    state["hash"] = envelope_hash(
+        stream_id(sessions.waiting),
+        4,
+        "Session.Updated",
+        recorded_at,
+        state["prev_hash"],
+        state["commitment"],
     )
     raw.set_event(sessions.waiting, 4, topic, json.dumps(state).encode())
 

@@ -194,8 +194,9 @@ def test_a_restored_session_is_the_replayed_one() -> None:
 
 
 def test_dataclass_fields_of_the_created_event_stay_what_the_log_holds() -> None:
-    """The Created event's fields are the 0.1.0 log's: naming the envelope in `__init__`
-    (for the public constructor, assumption 8) added none."""
+    """The Created event's fields are what the log holds (0.1.0's, and since erasure the
+    salt and commitment): naming the envelope in `__init__` (for the public constructor,
+    assumption 8) added none."""
     assert [f.name for f in dataclasses.fields(Session.Created)] == [
         "originator_id",
         "originator_version",
@@ -204,6 +205,8 @@ def test_dataclass_fields_of_the_created_event_stay_what_the_log_holds() -> None
         "trace",
         "prev_hash",
         "hash",
+        "salt",
+        "commitment",
         "session_key",
         "data",
     ]
