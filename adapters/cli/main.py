@@ -12,6 +12,7 @@ import click
 from greentic_session.adapters.cli import (
     archive_command,
     audit_commands,
+    erase_command,
     find_commands,
     maintenance_commands,
     setup_commands,
@@ -104,6 +105,7 @@ for command in (
     *find_commands.COMMANDS,
     *maintenance_commands.COMMANDS,
     archive_command.archive,
+    erase_command.erase,
     *setup_commands.COMMANDS,
     *ui_command.COMMANDS,
 ):

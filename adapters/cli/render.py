@@ -38,6 +38,10 @@ def history(key: str, events: Sequence[SessionEvent]) -> Table:
     grid = table(title, HISTORY_COLUMNS, whole=("v", "pos", "recorded (UTC)", "expires", "hash"))
     for e in events:
         event = e.type.value + (f" by {e.superseded_by}" if e.superseded_by else "")
+        if e.erased:
+            event = f"{e.type.value} (erased)"
+        elif e.erased_events is not None:
+            event = f"erased {e.erased_events} events: {e.erasure_reason}"
         if e.archive_digest:
             event = (
                 f"v1..v{e.version} archived ({e.archived_events} events, {e.archive_digest[:12]})"
@@ -167,11 +171,41 @@ def report(result: VerifyReport) -> RenderableType:
         Text(f"  {archive.streams} streams archived (archive digest {archive.digest})")
         for archive in result.archived
     ]
+    archived += erasures(result)
     if result.ok:
         return Group(Text(f"verify: ok ({checked})", style="green"), *archived)
     head = Text(f"verify: {len(result.problems)} problems ({checked})", style="bold red")
     problems = (Text(f"  - {problem}", style="red") for problem in result.problems)
     return Group(head, *problems, *archived)
+
+
+SHOWN_ERASURES = 20
+
+
+def erasures(result: VerifyReport) -> list[Text]:
+    """The last `SHOWN_ERASURES` erasures, one line each (`--json` has them all)."""
+    if not result.erasures:
+        return []
+    lines = [Text(f"  erasures ({len(result.erasures)}):")]
+    hidden = len(result.erasures) - SHOWN_ERASURES
+    if hidden > 0:
+        lines.append(Text(f"    ({hidden} earlier ones: see --json)"))
+    for erasure in result.erasures[-SHOWN_ERASURES:]:
+        who = erasure.erased_by or "-"
+        lines.append(
+            Text(
+                f"    {erasure.session_key} v{erasure.version}: {erasure.events} events erased "
+                f"{when(erasure.erased_at)} by {who}: {erasure.reason}"
+            )
+        )
+    if result.unchecked_erased:
+        lines.append(
+            Text(
+                f"  {result.unchecked_erased} erased events of 0.1.0: their links were "
+                "followed, their hashes cannot be recomputed"
+            )
+        )
+    return lines
 
 
 def _compact(value: Any) -> str:

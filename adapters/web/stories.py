@@ -71,7 +71,7 @@ def waits_of(events: Sequence[SessionEvent], now: datetime) -> list[Band]:
         if open_wait is not None and e.type in WAIT_ENDINGS:
             waits.append(_wait(open_wait, deadline, e.recorded_at, e))
             open_wait = None
-        if e.type is EventType.WAIT_REGISTERED:
+        if e.type is EventType.WAIT_REGISTERED and not e.erased:
             open_wait, deadline = e, e.expires_at
         elif open_wait is not None and e.data is not None:
             deadline = e.expires_at

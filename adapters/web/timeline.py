@@ -142,7 +142,7 @@ def _fit(band: Band, width: float) -> str:
 
 
 def _mark(e: SessionEvent, x: float) -> Mark:
-    label = f"v{e.version} {e.type.value}"
+    label = f"v{e.version} {e.type.value}" + (" (erased)" if e.erased else "")
     if e.superseded_by:
         label += f" by {e.superseded_by[:8]}"
     who = " · ".join(part for part in (e.actor, e.trace_id and f"trace {e.trace_id}") if part)
@@ -150,10 +150,13 @@ def _mark(e: SessionEvent, x: float) -> Mark:
 
 
 def _tip(e: SessionEvent) -> str:
-    lines = [f"v{e.version} {e.type.value} at {e.recorded_at.isoformat()}",
+    erased = " (content erased)" if e.erased else ""
+    lines = [f"v{e.version} {e.type.value}{erased} at {e.recorded_at.isoformat()}",
              f"actor: {e.actor or '-'}", f"trace: {e.trace_id or '-'}"]
     if e.superseded_by:
         lines.append(f"superseded by {e.superseded_by}")
+    if e.erasure_reason:
+        lines.append(f"erased {e.erased_events} events: {e.erasure_reason}")
     if e.scope is not None:
         lines.append(f"scope: {e.scope.conversation} (user {e.user_id or '-'})")
     if e.expires_at is not None:

@@ -122,3 +122,34 @@ def test_a_store_written_by_0_1_0_answers_find_sessions_once_opened(tmp_path: Pa
         assert named["billing-3"] == ("expired", 3, "chat-43")
         assert named["survey-7"] == ("ended", 3, "chat-42")
         assert store.verify().ok
+
+
+def test_a_store_written_by_0_1_0_erases_and_verifies_with_its_old_events_unchecked(
+    tmp_path: Path,
+) -> None:
+    """0.1.0's events have no commitment: erased, their links are still followed, their
+    hashes cannot be recomputed, and verify says how many."""
+    url = _copy_of_the_store(tmp_path)
+    with open_store(url) as store:
+        erased = len(store.history("refund-1042"))
+        report = store.erase(session="refund-1042", reason="request 17")
+        verified = store.verify()
+        history = store.history("refund-1042")
+    assert report.events == erased
+    assert verified.ok, verified.problems
+    assert verified.unchecked_erased == erased
+    assert [e.reason for e in verified.erasures] == ["request 17"]
+    assert all(e.erased for e in history[:-1]) and history[-1].erased_events == erased
+
+
+def test_a_store_written_by_0_1_0_keeps_nothing_of_an_erased_session_in_its_file(
+    tmp_path: Path,
+) -> None:
+    url = _copy_of_the_store(tmp_path)
+    marker = b'"node_pointer":"again"'
+    assert marker in (tmp_path / "store.db").read_bytes()  # the session's cursor, in clear
+    with open_store(url) as store:
+        store.erase(session="refund-1042", reason="request 17")
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    assert marker not in stored
+    assert b"refund-1042" in stored  # the key stays: the stream's name
