@@ -38,12 +38,13 @@ from greentic_session.domain.state import stream_id
 ARCHIVE_BATCH = 100
 """Streams per transaction."""
 
-ENDS = (Session.WaitCleared, Session.Removed, Session.WaitExpired)
+ENDS = (Session.WaitCleared, Session.Removed, Session.WaitExpired, Session.Erased)
 
 
 def end_of(event: Session.Event) -> datetime | None:
     """When the life that `event` ended ended: the deadline for an expiry (recorded later
-    by a sweep), the event's time for a clear or a removal; None if it ended no life."""
+    by a sweep), the event's time for a clear, a removal or an erasure; None if it ended
+    no life."""
     if isinstance(event, Session.WaitExpired):
         deadline: datetime = event.deadline
         return deadline
