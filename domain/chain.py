@@ -55,16 +55,7 @@ def event_hash(
     to `prev_hash` included.
 
     Raises `TypeError` for a body value JSON cannot hold (datetimes are written ISO 8601)."""
-    return _sha256(
-        {
-            "stream": str(stream),
-            "version": version,
-            "type": event_type,
-            "recorded_at": recorded_at.isoformat(),
-            "prev_hash": prev_hash,
-            "body": body,
-        }
-    )
+    return _sha256({**_envelope(stream, version, event_type, recorded_at, prev_hash), "body": body})
 
 
 def body_commitment(salt: str, body: Mapping[str, Any]) -> str:
@@ -85,16 +76,20 @@ def envelope_hash(
     commitment: str,
 ) -> str:
     """The hash of an event that has a commitment: its envelope, its link, its commitment."""
-    return _sha256(
-        {
-            "stream": str(stream),
-            "version": version,
-            "type": event_type,
-            "recorded_at": recorded_at.isoformat(),
-            "prev_hash": prev_hash,
-            "commitment": commitment,
-        }
-    )
+    envelope = _envelope(stream, version, event_type, recorded_at, prev_hash)
+    return _sha256({**envelope, "commitment": commitment})
+
+
+def _envelope(
+    stream: UUID, version: int, event_type: str, recorded_at: datetime, prev_hash: str
+) -> dict[str, Any]:
+    return {
+        "stream": str(stream),
+        "version": version,
+        "type": event_type,
+        "recorded_at": recorded_at.isoformat(),
+        "prev_hash": prev_hash,
+    }
 
 
 def _sha256(content: Mapping[str, Any]) -> str:

@@ -90,7 +90,8 @@ class SubjectErasure:
             tombstones = self._audit.archived(key)
             archived = tombstones[-1].last_version if tombstones else 0
             logged = [event for _, event in self._audit.stream(key, archived)]
-            if not logged or logged[-1].originator_version < session.version:
+            last = logged[-1].originator_version if logged else archived
+            if last < session.version:
                 raise SessionError(
                     ErrorCode.INTERNAL,
                     f"{key}: the log ends before the version its state row says "

@@ -10,7 +10,17 @@ import pytest
 
 from greentic_session import EventSourcedSessionStore
 from greentic_session.domain.instants import instant_text
-from tests.browser.web import ALICE, CHAT, CROWD, Story, need, populate, step_data, tell_story
+from tests.browser.web import (
+    ALICE,
+    CHAT,
+    CROWD,
+    Story,
+    need,
+    populate,
+    step_data,
+    tell_story,
+    traced,
+)
 from tests.support import FakeClock
 
 need("starlette", "jinja2", "httpx")
@@ -170,3 +180,28 @@ def test_a_long_session_is_drawn_and_listed_a_page_of_events_at_a_time(
     assert [int(v) for _, v in MARK.findall(second.text)] == list(range(101, 151))
     assert 'href="?from=101" id="later-events"' in first.text
     assert 'id="later-events"' not in second.text and 'href="?from=1"' in second.text
+
+
+def test_an_erased_session_page_shows_each_event_as_erased_and_the_erasure(
+    client: TestClient, store: EventSourcedSessionStore, told: Story
+) -> None:
+    store.erase(session=told.refund, reason="DSR-77", ctx=traced("t-erase"))
+    page = client.get(f"/sessions/{told.refund}")
+    assert page.status_code == 200
+    kinds = [kind for kind, _ in MARK.findall(page.text)]
+    assert len(kinds) == told.refund_events + 1 and kinds[-1] == "erased"
+    erased = '<span class="erased-note">(content erased)</span>'
+    assert page.text.count(erased) == told.refund_events
+    assert "DSR-77" in page.text
+    assert "ask_order" not in page.text and "refund_sent" not in page.text
+    assert 'class="band life' not in page.text and 'class="band wait' not in page.text
+
+
+def test_verify_lists_each_erasure_with_who_when_and_why(
+    client: TestClient, store: EventSourcedSessionStore, told: Story
+) -> None:
+    store.erase(session=told.refund, reason="DSR-77", ctx=traced("t-erase"))
+    report = client.get("/verify", params={"run": "1"})
+    assert 'class="verdict ok"' in report.text
+    assert 'id="erasures"' in report.text and "DSR-77" in report.text
+    assert f'href="/sessions/{told.refund}"' in report.text
