@@ -472,7 +472,8 @@ class EventSourcedSessionStore(AuditedSessionStore):
         history go, its state row is the erasure's. One transaction per session; a run
         that stopped part-way can run again. The session key stays (the stream's name):
         choose keys that hold nothing personal. Afterwards SQLite checkpoints its WAL and
-        vacuums the file. Archive files, backups, WAL archives and replicas made before
+        vacuums the file, which rewrites the whole file (also on a rerun by key that erases
+        nothing more). Archive files, backups, WAL archives and replicas made before
         are not reached: see the README. `progress` counts the sessions erased. Runs as
         the tables' owner only. Reads each session's stream once, holding one at a time.
 
@@ -481,8 +482,9 @@ class EventSourcedSessionStore(AuditedSessionStore):
         identifier; `not_found` for a session key never written; `permission_denied` for
         a role that may not overwrite the log (nothing erased); `unavailable` (database
         unreachable, store closed, or on SQLite another process kept the compaction from
-        finishing: the erasure is committed, run it again); `internal` when a session's
-        log does not end where its state row says (run verify).
+        finishing: the erasure is committed; erase one of its sessions by key again);
+        `internal` when a session's log does not end where its state row says (run
+        verify).
         """
         subject = ErasureSubject.of(session=session, env=env, tenant=tenant, team=team, user=user)
         why = reason_arg(reason)

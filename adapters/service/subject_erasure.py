@@ -57,7 +57,7 @@ class SubjectErasure:
                 erased.append(key)
                 events += count
                 progress(len(erased), None)
-        if erased:
+        if erased or subject.session is not None:  # a rerun by key compacts again
             self._compact()
             log.info("erased %d events of %d sessions (%s)", events, len(erased), reason)
         progress(len(erased), len(erased))

@@ -175,9 +175,10 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     def compact(self) -> None:
         """The WAL copied into the file and emptied, then the file rebuilt (VACUUM: no
         free page keeps an overwritten row), and its WAL emptied again; on a connection of
-        its own, outside any transaction. Another process reading the database keeps a
-        checkpoint from finishing: `SessionError(unavailable)`, and erasing (or this) can
-        run again."""
+        its own, outside any transaction, waiting up to `COMPACT_TIMEOUT` for other
+        connections' locks. Another process still reading the database then keeps the
+        checkpoint from finishing: `SessionError(unavailable)`; an erasure by key run again
+        compacts again."""
         with closing(sqlite3.connect(self.path, timeout=COMPACT_TIMEOUT)) as connection:
             connection.isolation_level = None
             for statement in (_CHECKPOINT, "VACUUM", _CHECKPOINT):
@@ -187,7 +188,8 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                         ErrorCode.UNAVAILABLE,
                         "the erasure is committed, but another connection to the database "
                         "kept its old pages from being overwritten; close the other "
-                        "processes using it and run the erasure again",
+                        "processes using it, then erase one of the erased sessions by key "
+                        "again (it erases nothing more, and compacts the file)",
                     )
 
     def rename_archive(self, digests: list[str], digest: str) -> None:
