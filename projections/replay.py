@@ -16,7 +16,7 @@ from greentic_session.domain.state import SessionState, stream_id
 from greentic_session.projections.changes import Change, PutState, RecordHead
 from greentic_session.projections.projector import changes_for, scope_events
 from greentic_session.projections.read_models import MemoryReadModels
-from greentic_session.projections.session_index import index_change
+from greentic_session.projections.session_index import ERASING, index_change
 
 
 class Unreplayable(ValueError):
@@ -49,6 +49,12 @@ class Replay:
         changes: list[Change] = changes_for(before, after, registered)
         wait_before = None if before is None else before.wait
         changes += scope_events(event, wait_before, session, position)
+        lifeless = after.data is None and (before is None or before.data is None)
+        if lifeless and not isinstance(event, ERASING):  # only an erasure may follow no life
+            raise Unreplayable(
+                f"v{event.originator_version}: {type(event).__qualname__} follows no life "
+                "(its session's data was removed)"
+            )
         changes.append(index_change(before, after, event))
         if self._heads:
             changes.append(RecordHead(after.session_key, after.version, after.head_hash))
