@@ -278,8 +278,14 @@ class MemoryReadModels:
                     self.waits.pop(change.user_key, None)
 
     def forget(self, session_key: str) -> None:
-        """Drop the key's session-index row and scope-history rows (archived or erased)."""
-        self.sessions.pop(session_key, None)
+        """Drop the key's session-index row and scope-history rows (archived or erased).
+
+        A key with scope-history rows has an index row (every event but an erasure's
+        indexes its key), so a key without one costs nothing: a replay forgets the key at
+        each of its erased events, and never has rows to drop. One with one costs a pass
+        over the scopes (memory:// only: the SQL backends delete by stream)."""
+        if self.sessions.pop(session_key, None) is None:
+            return
         history = self.scope_history
         for scope in list(history):
             rows = {k: v for k, v in history[scope].items() if v.session_key != session_key}
