@@ -457,6 +457,40 @@ class Tamperer:
         )
         return f"a copy of position {event[0]} inserted as stream {stream} v{version}"
 
+    def _unerased(self) -> tuple[Any, ...]:
+        """An event that is neither erased nor an erasure."""
+        events = [
+            e for e in self.events() if not {"erased_in", "reason"} & set(self._payload(e))
+        ]
+        return tuple(self.rng.choice(events))
+
+    def damage_body_erased_by_hand(self) -> str:
+        """The payload made to look as an erasure leaves it, with no erasure after it."""
+        event = self._unerased()
+        payload = self._payload(event)
+        envelope = ("timestamp", "prev_hash", "hash", "commitment")
+        redacted = {name: payload.get(name, "") for name in envelope}
+        key = next(
+            (
+                self._payload(e).get("session_key")
+                for e in self.events()
+                if e[1] == event[1] and "session_key" in self._payload(e)
+            ),
+            "unknown",
+        )
+        erased_in = event[2] + self.rng.choice([1, 2, 50])
+        redacted |= {"session_key": key, "erased_in": erased_in}
+        self._set(event, "state", _json(redacted))
+        return f"body at position {event[0]} removed by hand (erased_in v{erased_in})"
+
+    def damage_erasure_count_changed(self) -> str:
+        erasures = [e for e in self.events() if "reason" in self._payload(e)]
+        event = tuple(self.rng.choice(erasures))
+        payload = self._payload(event)
+        payload["events"] = payload["events"] + self.rng.choice([-1, 1, 5])
+        self._set(event, "state", _json(payload))
+        return f"erasure at position {event[0]} counts {payload['events']} events"
+
     # -- damage to the read models and the heads ---------------------------------------------
 
     def _row(self, table: str) -> tuple[list[str], tuple[Any, ...]] | None:

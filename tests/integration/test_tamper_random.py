@@ -8,7 +8,7 @@ refuses, changing nothing, or leaves the log's damage still reported (and repair
 to the read models alone). Every failure names its seed; rerun one case with
 `GREENTIC_SESSION_TAMPER_SEED=<seed> GREENTIC_SESSION_TAMPER_CASES=1`.
 
-`GREENTIC_SESSION_TAMPER_CASES` (default 56 per backend, two of each kind) sets how
+`GREENTIC_SESSION_TAMPER_CASES` (default 60 per backend, two of each kind) sets how
 many cases run: a deeper run is `GREENTIC_SESSION_TAMPER_CASES=2000`.
 """
 
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.parametrize("backend", PERSISTENT_BACKENDS, indirect=Tr
 
 CASES_VARIABLE = "GREENTIC_SESSION_TAMPER_CASES"
 SEED_VARIABLE = "GREENTIC_SESSION_TAMPER_SEED"
-DEFAULT_CASES = 56  # two of each kind per backend
+DEFAULT_CASES = 2 * len(DAMAGE_KINDS)  # two of each kind per backend
 FIRST_SEED = 1101
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ Wait = tuple[TenantCtx, str, ReplyScope]
 
 def _fill(store: AuditedSessionStore, clock: FakeClock) -> tuple[list[str], list[Wait]]:
     """Sessions with every event type: created, updated, waiting, superseded, cleared,
-    expired, removed and created again; two users."""
+    expired, removed, created again and erased; two users."""
     alice, bob = make_ctx(user="alice"), make_ctx(user="bob")
     a, b, c, d = (make_scope(f"chat-{n}") for n in "abcd")
     waiting = store.create_session(alice, make_data(alice, node="node.first"))
@@ -71,7 +71,10 @@ def _fill(store: AuditedSessionStore, clock: FakeClock) -> tuple[list[str], list
     store.remove_session(again)
     store.register_wait(alice, "alice", d, again, make_data(alice, node="node.again"))
     plain = store.create_session(bob, make_data(bob, node="node.plain"))
-    keys = [waiting, "taken", "taker", "cleared", "expired", again, plain]
+    store.register_wait(bob, "bob", a, "erased", make_data(bob, node="node.erased"))
+    store.update_session("erased", make_data(bob, node="node.erased-2"))
+    store.erase(session="erased", reason="fill")
+    keys = [waiting, "taken", "taker", "cleared", "expired", again, plain, "erased"]
     waits = [(alice, "alice", a), (bob, "bob", b), (alice, "alice", c), (bob, "bob", d)]
     return keys, waits
 
