@@ -459,9 +459,7 @@ class Tamperer:
 
     def _unerased(self) -> tuple[Any, ...]:
         """An event that is neither erased nor an erasure."""
-        events = [
-            e for e in self.events() if not {"erased_in", "reason"} & set(self._payload(e))
-        ]
+        events = [e for e in self.events() if not {"erased_in", "reason"} & set(self._payload(e))]
         return tuple(self.rng.choice(events))
 
     def damage_body_erased_by_hand(self) -> str:
