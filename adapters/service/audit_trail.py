@@ -190,6 +190,12 @@ class AuditTrail:
         stream (`_check_sequence`) from version `archived` + 1 on (the versions before
         went to archives), in log order as in version order."""
         notifications = self._recorder.stream_notifications(stream_id(key), up_to)
+        return self.sequence(key, archived, notifications)
+
+    def sequence(
+        self, key: SessionKey, archived: int, notifications: list[Notification]
+    ) -> list[LoggedEvent]:
+        """The key's stored events read (`stream` says what they must make)."""
         events = [(n.id, self.decode(n, key)) for n in notifications]
         for after, (_, event) in enumerate(events, archived):
             _check_sequence(key, after, event)

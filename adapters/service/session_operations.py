@@ -121,7 +121,7 @@ class SessionOperations:
             unit.add(Session.start(ctx, key, data, unit.op))
             return key
 
-        return await self.write(create, ctx)
+        return await self._write(create, ctx)
 
     async def update_session(
         self, key: SessionKey | str, data: SessionData, *, expected_version: int | None = None
@@ -137,7 +137,7 @@ class SessionOperations:
                 raise not_found(key)
             session.update(data, unit.op, expected)
 
-        await self.write(update, data.tenant_ctx)
+        await self._write(update, data.tenant_ctx)
 
     async def remove_session(self, key: SessionKey | str, *, ctx: TenantCtx | None = None) -> None:
         key = SessionKey(key)
@@ -149,7 +149,7 @@ class SessionOperations:
                 raise not_found(key)
             session.remove(unit.op)
 
-        await self.write(remove, caller)
+        await self._write(remove, caller)
 
     async def register_wait(
         self,
@@ -179,7 +179,7 @@ class SessionOperations:
             rival = None if rival_key is None else await unit.load(rival_key, fresh=True)
             take_scope(session, wait, unit.op, holder=holder, rival=rival)
 
-        await self.write(register, ctx)
+        await self._write(register, ctx)
 
     async def clear_wait(self, ctx: TenantCtx, user_id: UserId | str, scope: ReplyScope) -> None:
         ctx = expect(ctx, TenantCtx, "ctx")
@@ -191,7 +191,7 @@ class SessionOperations:
             if session is not None:
                 session.clear_wait(lookup, unit.op)
 
-        await self.write(clear, ctx)
+        await self._write(clear, ctx)
 
     async def sweep_expired(
         self,
@@ -220,7 +220,7 @@ class SessionOperations:
 
         expired = 0
         for start in range(0, len(due), SWEEP_BATCH):
-            expired += await self.write(expire(due[start : start + SWEEP_BATCH]), caller, instant)
+            expired += await self._write(expire(due[start : start + SWEEP_BATCH]), caller, instant)
             report(min(start + SWEEP_BATCH, len(due)), len(due))
         report(len(due), len(due))
         return expired
@@ -243,11 +243,10 @@ class SessionOperations:
             raise invalid_input("instants must be timezone-aware datetimes")
         return at
 
-    async def write(
+    async def _write(
         self, command: Command[T], ctx: TenantCtx | None, now: datetime | None = None
     ) -> T:
-        """Run `command` as one write (retried on a clash); `ctx`: the caller's context,
-        whose trace ids the events carry."""
+        """`ctx`: the caller's context, whose trace ids the events carry."""
         with self.database("write"):
             return await self._writer.run(command, trace_of(ctx), now)
 

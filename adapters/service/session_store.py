@@ -82,7 +82,7 @@ class EventSourcedSessionStore(AuditedSessionStore):
         self.options = options
         self._ops = SessionOperations(self.log_ports(at_once, blocking_pause), options)
         self._access = opened.log_access
-        self._erasure = SubjectErasure(self._ops, self._audit, opened.log_access.compact)
+        self._erasure = SubjectErasure(opened.log_access, self._audit, options.clock)
 
     # -- reads -------------------------------------------------------------------
 

@@ -39,7 +39,6 @@ class UnitOfWork:
         self._loaded: dict[str, tuple[SessionState | None, Session]] = {}
         self._scopes_read: dict[str, WaitEntry | None] = {}
         self._used_cache = False
-        self._attached: list[Change] = []
 
     async def load(self, key: SessionKey, *, fresh: bool = False) -> Session | None:
         """The key's aggregate, or None if the key never had a stream.
@@ -81,13 +80,8 @@ class UnitOfWork:
     def sessions(self) -> list[Session]:
         return [session for _, session in self._loaded.values() if session.pending_events]
 
-    def attach(self, changes: list[Change]) -> None:
-        """Changes the events do not project, made in the same transaction (an erasure's
-        redactions); dropped with the events if the command fails."""
-        self._attached += changes
-
     def changes(self) -> list[Change]:
-        changes: list[Change] = list(self._attached)
+        changes: list[Change] = []
         for before, session in self._loaded.values():
             changes += pending_changes(before, session)
         return in_apply_order(changes)
@@ -100,7 +94,6 @@ class UnitOfWork:
         for key, (_, session) in list(self._loaded.items()):
             if not all(isinstance(e, Session.WaitExpired) for e in session.pending_events):
                 del self._loaded[key]
-        self._attached = []
 
 
 T = TypeVar("T")

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.errors import ErrorCode, SessionError
+from greentic_session.domain.state import SessionState
 from greentic_session.projections.changes import Change
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
@@ -71,6 +72,15 @@ ArchiveWriter = Callable[[list[EndedStream], StreamReader], list[ArchivedStream]
 inside the archiving transaction: writes them to the archive file, and returns the
 tombstones of those it archived (the others stay)."""
 
+
+StreamWrite = Callable[
+    [SessionState | None, list[ArchivedStream], list[Notification]],
+    tuple[Sequence[StoredEvent], list[Change]],
+]
+"""Given a session's state row, its tombstones and its live events, all read in one
+transaction with its writers held off: the events to append to its stream and the
+changes to make with them (none: nothing to write). It must read nothing else: another
+connection could wait on this transaction's lock."""
 
 BuildReadModels = Callable[[LogSnapshot], MemoryReadModels]
 ImportedReadModels = Callable[[], Iterable[Change]]
@@ -148,6 +158,15 @@ class LogAccess(ArchiveAccess, Protocol):
 
     def tombstones(self) -> list[ArchivedStream]:
         """Every readable tombstone, by stream and version (for the tools that replay)."""
+        ...
+
+    def locked_write(self, session_key: str, write: StreamWrite) -> None:
+        """One transaction with the session's writers held off (its state row locked; on
+        SQLite, the database's write lock): its state, tombstones and live events go to
+        `write`, and what it returns is appended, all or nothing, before any other writer
+        of the session goes on. For a write that must read the whole stream and still win
+        against its writers (an erasure). Raises `IntegrityError` on a clash the lock
+        could not prevent (a deadlock the server broke): retry."""
         ...
 
     def prepare_erasure(self) -> None:

@@ -26,6 +26,7 @@ from greentic_session.adapters.storage.log_access import (
     EndedStream,
     ImportedReadModels,
     LogSnapshot,
+    StreamWrite,
     log_not_empty,
 )
 from greentic_session.adapters.storage.session_log import (
@@ -242,6 +243,15 @@ class MemorySessionRecorder(POPOApplicationRecorder):
     def archived(self) -> set[int]:
         """The positions of the events that went to an archive."""
         return self._archived
+
+    def locked_write(self, session_key: str, write: StreamWrite) -> None:
+        stream = stream_id(session_key)
+        with self.lock:
+            state = self.read_models.states.get(session_key)
+            tombstones = self.stream_tombstones(stream)
+            events, changes = write(state, tombstones, self.stream_notifications(stream))
+            if events:
+                self.insert_events(events, **{READ_MODEL_CHANGES: changes})
 
     def prepare_erasure(self) -> None:
         """Nothing: the memory read models find rows by key."""

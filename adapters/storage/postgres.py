@@ -36,6 +36,7 @@ from greentic_session.adapters.storage.log_access import (
     EndedStream,
     ImportedReadModels,
     LogSnapshot,
+    StreamWrite,
     log_not_empty,
 )
 from greentic_session.adapters.storage.postgres_deadline import (
@@ -45,6 +46,7 @@ from greentic_session.adapters.storage.postgres_deadline import (
 from greentic_session.adapters.storage.postgres_pool import RecoveringPool, recovering_pool
 from greentic_session.adapters.storage.postgres_schema import CONNINFO
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
+from greentic_session.adapters.storage.sql_lookups import SqlLookups
 from greentic_session.adapters.storage.sql_reader import (
     SqlReadModelReader,
     holds,
@@ -90,6 +92,23 @@ _LATE_TABLES_LOCK = 0x67736873
 
 SERVER_ROLLBACKS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 """What the server rolls back to break a tie between writers: a clash, retried."""
+
+
+@contextmanager
+def _clashes_retried() -> Iterator[None]:
+    """Two writers each waiting for a row the other has just written (a deadlock): the
+    server rolled one back. Like a clash, it is retried (`IntegrityError`)."""
+    try:
+        yield
+    except SERVER_ROLLBACKS as exc:
+        raise IntegrityError(f"rolled back by the server: {exc}") from exc
+
+
+def _execute(connection: Connection[Any], plan: WritePlan) -> None:
+    if plan.one_statement:
+        connection.execute(plan.text, plan.params, prepare=True)
+    else:
+        ClientCursor(connection).execute(plan.text, plan.params)
 
 
 @dataclass(frozen=True)
@@ -164,17 +183,36 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
         retry loop: a lost server fails the write at once with `unavailable`.
         """
         plan = self.write_plan(stored_events, read_model_changes(kwargs))
-        with self.datastore.get_connection() as connection:
-            try:
-                if plan.one_statement:
-                    connection.execute(plan.text, plan.params, prepare=True)
-                else:
-                    ClientCursor(connection).execute(plan.text, plan.params)
-            except SERVER_ROLLBACKS as exc:
-                # Two writers each waiting for a row the other has just written (a
-                # deadlock): the server rolled one back. Like a clash, it is retried.
-                raise IntegrityError(f"rolled back by the server: {exc}") from exc
+        with self.datastore.get_connection() as connection, _clashes_retried():
+            _execute(connection, plan)
         return None
+
+    def locked_write(self, session_key: str, write: StreamWrite) -> None:
+        """The state row locked `FOR UPDATE` first: a writer of the session waits for the
+        commit at its state row, and its event, at a version this write took, then clashes
+        and is retried on fresh state."""
+        stream = stream_id(session_key)
+        lookup = SqlLookups(self.tables).session_state(session_key)
+        with (
+            self.datastore.get_connection() as connection,
+            _clashes_retried(),
+            connection.transaction(),
+        ):
+            cursor = connection.cursor(row_factory=tuple_row)
+            cursor.execute(f"{lookup.statement} FOR UPDATE", lookup.params)
+            state = lookup.decode(list(cursor.fetchall()))
+            tombstones: list[ArchivedStream] = []
+            if self.has_tombstones(cursor):
+                cursor.execute(self.tombstone_sql.select_stream, (str(stream),))
+                tombstones = readable(cursor.fetchall())
+            cursor.execute(
+                f"{self.log_query} WHERE originator_id = %s ORDER BY originator_version",
+                (stream,),
+            )
+            notifications = [_notification(row) for row in cursor.fetchall()]
+            events, changes = write(state, tombstones, notifications)
+            if events:
+                _execute(connection, self.write_plan(events, changes))
 
     def write_plan(self, stored_events: Sequence[StoredEvent], changes: list[Change]) -> WritePlan:
         """The SQL of one append (`insert_events` says why it has two forms); no I/O, so

@@ -38,7 +38,6 @@ from greentic_session.projections.read_models import StoredData, WaitEntry
 R = TypeVar("R")
 
 
-
 class AsyncPostgresPorts:
     """`StorePorts` on an `AsyncConnectionPool`: each call takes a connection for one
     statement, so N tasks use up to the pool's size of connections at once."""

@@ -137,9 +137,7 @@ def grant_runtime_role(settings: Mapping[str, str], role: str) -> list[str]:
         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table(EVENTS_TABLE), grantee),
         sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(table(HEADS_TABLE), grantee),
         *(
-            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
-                table(name), grantee
-            )
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(table(name), grantee)
             for name in READ_MODEL_TABLES
         ),
         sql.SQL("GRANT SELECT, INSERT, DELETE ON {} TO {}").format(

@@ -22,9 +22,11 @@ from greentic_session.adapters.storage.log_access import (
     EndedStream,
     ImportedReadModels,
     LogSnapshot,
+    StreamWrite,
     log_not_empty,
 )
 from greentic_session.adapters.storage.session_log import OpenedLog, SessionLog, read_model_changes
+from greentic_session.adapters.storage.sql_lookups import SqlLookups
 from greentic_session.adapters.storage.sql_reader import (
     SqlReadModelReader,
     holds,
@@ -45,6 +47,7 @@ from greentic_session.adapters.storage.sql_tombstones import (
 from greentic_session.domain.audit import ArchivedStream
 from greentic_session.domain.errors import ErrorCode, SessionError
 from greentic_session.domain.state import stream_id
+from greentic_session.projections.changes import Change
 from greentic_session.projections.read_model_rows import ReadModelRows, StoredRow, UnreadableRow
 from greentic_session.projections.read_models import MemoryReadModels
 
@@ -86,10 +89,38 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         """The library's insert, then the read-model changes, in one transaction."""
         with self.datastore.transaction(commit=True) as c:
-            positions = insert_sqlite_events(self, c, stored_events)
-            for statement, params in self.tables.statements(read_model_changes(kwargs)):
-                c.execute(statement, params)
-            return positions
+            return self._append(c, stored_events, read_model_changes(kwargs))
+
+    def _append(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], changes: list[Change]
+    ) -> list[int]:
+        positions = insert_sqlite_events(self, c, stored_events)
+        for statement, params in self.tables.statements(changes):
+            c.execute(statement, params)
+        return positions
+
+    def locked_write(self, session_key: str, write: StreamWrite) -> None:
+        """The first DELETE (of no row) takes the database's write lock: no writer commits
+        between the reads and the append. Every read is on this transaction's cursor (the
+        library's pool holds new readers back while writers queue)."""
+        stream = stream_id(session_key)
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {self.tables.projection_tables[0]} WHERE stream_id = ''")
+            lookup = SqlLookups(self.tables).session_state(session_key)
+            c.execute(lookup.statement, lookup.params)
+            state = lookup.decode(c.fetchall())
+            tombstones: list[ArchivedStream] = []
+            if _has_table(c, TOMBSTONES_TABLE):
+                c.execute(self.tombstone_sql.select_stream, (str(stream),))
+                tombstones = readable(c.fetchall())
+            c.execute(
+                f"{self.log_query} WHERE originator_id = ? ORDER BY originator_version",
+                (stream.hex,),
+            )
+            notifications = [self.notification(row) for row in c.fetchall()]
+            events, changes = write(state, tombstones, notifications)
+            if events:
+                self._append(c, events, changes)
 
     def import_log(
         self,
