@@ -7,8 +7,10 @@ last life.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from greentic_session.domain.aggregate import Session
 from greentic_session.domain.errors import invalid_input
 from greentic_session.domain.identifiers import (
     EnvId,
@@ -79,3 +81,12 @@ def reason_arg(reason: object) -> str:
     if "\x00" in reason:
         raise invalid_input("the reason must not hold NUL")
     return check_text(reason, "reason")
+
+
+def to_erase(stream: Sequence[Session.Event]) -> list[Session.Event]:
+    """The events of a stream (in version order) that an erasure now erases: those after
+    its last erasure (the ones before it are erased already, or are that erasure)."""
+    last = max(
+        (i for i, event in enumerate(stream) if isinstance(event, Session.Erased)), default=-1
+    )
+    return list(stream[last + 1 :])

@@ -28,7 +28,7 @@ from greentic_session.adapters.service.audit_trail import AuditTrail
 from greentic_session.adapters.storage.log_access import LogAccess
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.audit import ArchivedStream, ErasureReport
-from greentic_session.domain.erasure import ErasureSubject
+from greentic_session.domain.erasure import ErasureSubject, to_erase
 from greentic_session.domain.errors import ErrorCode, SessionError, not_found
 from greentic_session.domain.identifiers import SessionKey
 from greentic_session.domain.operation import Operation, Trace, trace_of
@@ -131,8 +131,7 @@ class SubjectErasure:
                 f"{key}: the log ends at v{last}, its state row says v{state.version}; "
                 "nothing was erased; run verify",
             )
-        since = [i for i, event in enumerate(logged) if isinstance(event, Session.Erased)]
-        run = logged[since[-1] + 1 :] if since else logged
+        run = to_erase(logged)
         if not run:
             return [], []
         session = Session.restore(state)
