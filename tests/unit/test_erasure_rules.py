@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from greentic_session import ErrorCode, SessionError
+from greentic_session import ErrorCode, SessionError, SessionKey, UserId
 from greentic_session.domain.aggregate import Session
 from greentic_session.domain.erasure import ErasureSubject, reason_arg, to_erase
 from greentic_session.domain.operation import Operation
@@ -17,7 +17,7 @@ CTX = make_ctx(user="alice")
 
 def _stream() -> Session:
     op = Operation(datetime(2026, 1, 1, tzinfo=UTC))
-    session = Session.start(CTX, "k", make_data(CTX), op)
+    session = Session.start(CTX, SessionKey("k"), make_data(CTX), op)
     session.update(make_data(CTX, node="n2"), op)
     return session
 
@@ -33,7 +33,7 @@ def test_only_the_events_after_the_last_erasure_are_erased_again() -> None:
     session.erase(2, "first", op)
     scope = make_scope("chat")
     session.register_wait(
-        CTX, "alice", scope, make_data(CTX), None, op, user_key="u", scope_key="s"
+        CTX, UserId("alice"), scope, make_data(CTX), None, op, user_key="u", scope_key="s"
     )
     events = list(session.collect_events())
     assert to_erase(events) == events[3:]  # type: ignore[arg-type]
