@@ -275,11 +275,13 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
                     with cursor.copy(copy_in) as copy:
                         copy.set_types(COPY_TYPES)
                         for batch in batches:
+                            self.renew_long_deadline(cursor)
                             for e in batch:
                                 copy.write_row(
                                     (e.originator_id, e.originator_version, e.topic, e.state)
                                 )
                     for statement, rows in self.tables.in_bulk(read_models()):
+                        self.renew_long_deadline(cursor)
                         cursor.executemany(statement, rows)
                     if archived := tombstones():
                         rows = self.tombstone_sql.insert_rows(archived)
@@ -424,7 +426,7 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
             models = build(_Snapshot(self, connection))
             for table in self.tables.projection_tables:
                 cursor.execute(f"DELETE FROM {table}")
-            write_read_models(cursor, self.tables, models)
+            write_read_models(cursor, self.tables, models, lambda: self.renew_long_deadline(cursor))
             self._analyze(cursor)
 
     def ensure_late_tables(self, build: BuildChanges) -> list[str]:
@@ -505,6 +507,12 @@ class PostgresSessionRecorder(PostgresApplicationRecorder):
     def _allow_long(self, cursor: Cursor[TupleRow]) -> None:
         allow_long(cursor, self.long_operation_timeout, self.datastore)
 
+    def renew_long_deadline(self, cursor: Cursor[TupleRow]) -> None:
+        """A long operation's next batch: the watchdog's deadline starts again, so that,
+        like the server's limits, it bounds a batch (or a pause between two), never the
+        whole operation: a verify of a million events takes longer than any one batch."""
+        watch_long(cursor.connection, self.long_operation_timeout, self.datastore)
+
 
 def allow_long(cursor: Cursor[TupleRow], seconds: float, datastore: PostgresDatastore) -> None:
     """The timeouts a long read, rebuild or import needs (`long_operation_timeout`; 0:
@@ -514,9 +522,14 @@ def allow_long(cursor: Cursor[TupleRow], seconds: float, datastore: PostgresData
     limit = f"{int(seconds * 1000)}ms"
     cursor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
     cursor.execute(f"SET LOCAL statement_timeout = '{limit}'")
+    watch_long(cursor.connection, seconds, datastore)
+
+
+def watch_long(connection: Connection[Any], seconds: float, datastore: PostgresDatastore) -> None:
+    """The watchdog's deadline for the connection: `seconds` from now (0: none)."""
     pool = datastore.pool
     if isinstance(pool, RecoveringPool):
-        pool.watchdog.watch(cursor.connection, seconds)
+        pool.watchdog.watch(connection, seconds)
 
 
 class _Snapshot:
@@ -554,10 +567,13 @@ class _Snapshot:
         yield from decoded(self._streamed("gs_tombstones", recorder.tombstone_sql.select_all))
 
     def _streamed(self, name: str, statement: str) -> Iterator[Sequence[Any]]:
+        """A batch of `LOG_BATCH` rows at a time, the watchdog's deadline set again for each
+        (`renew_long_deadline`)."""
         with self._connection.cursor(name, row_factory=tuple_row) as cursor:
-            cursor.itersize = LOG_BATCH
             cursor.execute(statement)
-            yield from cursor
+            while rows := cursor.fetchmany(LOG_BATCH):
+                self._recorder.renew_long_deadline(cursor)
+                yield from rows
 
 
 def _notification(row: Sequence[Any]) -> Notification:

@@ -130,7 +130,8 @@ def abandoned(command_timeout: float) -> SessionError:
     """The error of a call whose server did not answer within its deadline."""
     return SessionError(
         ErrorCode.TIMEOUT,
-        f"PostgreSQL did not answer within command_timeout={command_timeout:g} s; the "
-        "call was abandoned (a write may or may not have committed: read it back); check "
-        "the server, or raise command_timeout in the URL",
+        f"PostgreSQL did not answer within the call's deadline (command_timeout="
+        f"{command_timeout:g} s; for verify, rebuild and import, long_operation_timeout a "
+        "batch); the call was abandoned (a write may or may not have committed: read it "
+        "back); check the server, or raise that timeout in the URL",
     )

@@ -120,12 +120,19 @@ WRITE_BATCH = 1000
 """Read-model changes turned into statements at a time by a rebuild."""
 
 
-def write_read_models(cursor: RowWriter, tables: SqlReadModels, models: MemoryReadModels) -> None:
+def write_read_models(
+    cursor: RowWriter,
+    tables: SqlReadModels,
+    models: MemoryReadModels,
+    each_batch: Callable[[], None] = lambda: None,
+) -> None:
     """Fill the emptied read-model tables with `models` (not the heads), inside the
     caller's transaction: a batch of changes at a time, each run of one statement sent as
-    one `executemany`, so the statements never all sit in memory at once."""
+    one `executemany`, so the statements never all sit in memory at once. `each_batch` is
+    called before each (a backend's deadline for the next batch)."""
     changes = as_changes(models, heads=False)
     for start in range(0, len(changes), WRITE_BATCH):
+        each_batch()
         statements = tables.statements(changes[start : start + WRITE_BATCH])
         for statement, run in groupby(statements, key=itemgetter(0)):
             cursor.executemany(statement, [params for _, params in run])
