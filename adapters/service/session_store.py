@@ -471,9 +471,10 @@ class EventSourcedSessionStore(AuditedSessionStore):
         and trace of `ctx`) and ends the session if it was live; its index row and scope
         history go, its state row is the erasure's. One transaction per session; a run
         that stopped part-way can run again. The session key stays (the stream's name):
-        choose keys that hold nothing personal. Afterwards SQLite checkpoints its WAL and
-        vacuums the file, which rewrites the whole file (also on a rerun by key that erases
-        nothing more). Archive files, backups, WAL archives and replicas made before
+        choose keys that hold nothing personal. Afterwards SQLite empties its WAL into the
+        file (and, built without `secure_delete` by default, vacuums the file: a rewrite of
+        the whole file; a rerun by key that erases nothing more compacts again). Archive
+        files, backups, WAL archives and replicas made before
         are not reached: see the README. `progress` counts the sessions erased. Runs as
         the tables' owner only. Reads each session's stream once, holding one at a time.
 

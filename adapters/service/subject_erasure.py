@@ -6,8 +6,8 @@ and commitment: the chain still verifies), an `Erased` event is appended that co
 them and ends the session, and the read models drop what they derived from them (the
 session index row, the scope history; the state row becomes the erasure's, ended). The
 aggregate decides and the projector derives the changes, as for any write. Then the
-backend compacts (SQLite: checkpoint and VACUUM, so neither the file nor its WAL keeps
-the old bytes).
+backend compacts (SQLite: its WAL emptied into the file, so neither keeps the old
+bytes; see `SQLiteSessionRecorder.compact`).
 
 Memory: one session's stream at a time (and, for a tenant, a page of its sessions).
 """

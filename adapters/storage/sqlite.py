@@ -68,6 +68,13 @@ def sqlite_tables() -> SqlReadModels:
     )
 
 
+def zeroes_deletes(connection: sqlite3.Connection) -> bool:
+    """Whether this SQLite zeroes what a delete or an update frees by default
+    (`secure_delete`, a build option): a new connection's setting is the default."""
+    (on,) = connection.execute("PRAGMA secure_delete").fetchone()
+    return bool(on)
+
+
 class SQLiteSessionRecorder(SQLiteApplicationRecorder):
     """Writes the read-model changes in the transaction that inserts the events."""
 
@@ -120,7 +127,11 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
             notifications = [self.notification(row) for row in c.fetchall()]
             events, changes = write(state, tombstones, notifications)
             if events:
+                c.execute("PRAGMA secure_delete")
+                (before,) = c.fetchone()
+                c.execute("PRAGMA secure_delete = ON")  # what the write frees is zeroed
                 self._append(c, events, changes)
+                c.execute(f"PRAGMA secure_delete = {int(before)}")
 
     def import_log(
         self,
@@ -204,15 +215,22 @@ class SQLiteSessionRecorder(SQLiteApplicationRecorder):
                 c.execute(self.tombstone_sql.scope_history_index)
 
     def compact(self) -> None:
-        """The WAL copied into the file and emptied, then the file rebuilt (VACUUM: no
-        free page keeps an overwritten row), and its WAL emptied again; on a connection of
-        its own, outside any transaction, waiting up to `COMPACT_TIMEOUT` for other
-        connections' locks. Another process still reading the database then keeps the
-        checkpoint from finishing: `SessionError(unavailable)`; an erasure by key run again
-        compacts again."""
+        """The WAL copied into the file and emptied (its frames held the rows as they were
+        written). The erasure's own writes zero what they free (`secure_delete`, set for
+        its transaction), and so do every write's on a SQLite built with `secure_delete`
+        on by default, as Debian's is: then nothing else holds an old row and that is all.
+        Built without it, earlier deletes may have left rows in free space: the file is
+        rebuilt (VACUUM, which rewrites the whole file) and its WAL emptied again. On a
+        connection of its own, outside any transaction, waiting up to `COMPACT_TIMEOUT`
+        for other connections' locks. Another process still reading the database then
+        keeps the checkpoint from finishing: `SessionError(unavailable)`; an erasure by key
+        run again compacts again."""
         with closing(sqlite3.connect(self.path, timeout=COMPACT_TIMEOUT)) as connection:
             connection.isolation_level = None
-            for statement in (_CHECKPOINT, "VACUUM", _CHECKPOINT):
+            statements = [_CHECKPOINT]
+            if not zeroes_deletes(connection):
+                statements += ["VACUUM", _CHECKPOINT]
+            for statement in statements:
                 busy, _, _ = connection.execute(statement).fetchone() or (0, 0, 0)
                 if busy:
                     raise SessionError(

@@ -35,6 +35,7 @@ from greentic_session import (
 )
 from greentic_session.adapters.storage.encryption import SealedText, new_key
 from tests.conftest import PERSISTENT_BACKENDS, Databases
+from tests.contract.helpers import data_for, wait
 from tests.support import FakeClock, make_ctx
 
 KEY = new_key()
@@ -383,3 +384,28 @@ def test_an_export_into_another_store_after_the_erasure_brings_no_marker_back(
     stored = stored_bytes(backend, target_url)
     assert found(written.gone_markers, stored) == []
     assert found(written.kept_markers, stored) == written.kept_markers
+
+
+def test_a_sqlite_that_keeps_freed_bytes_gets_its_file_rebuilt_after_an_erasure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built without `secure_delete` on by default, SQLite leaves what earlier writes freed
+    in the file's free space: the erasure then rebuilds the file (VACUUM), and the result
+    still holds no marker and verifies."""
+    from greentic_session.adapters.storage import sqlite
+
+    asked: list[object] = []
+
+    def keeps_freed_bytes(connection: object) -> bool:
+        asked.append(connection)
+        return False
+
+    monkeypatch.setattr(sqlite, "zeroes_deletes", keeps_freed_bytes)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with open_store(url) as store:
+        wait(store, "gone", data=data_for(node="node.marker-gone"))
+        store.update_session("gone", data_for(node="node.marker-gone-2"))
+        store.erase(session="gone", reason="test")
+        assert store.verify().ok
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    assert asked and b"marker-gone" not in stored
