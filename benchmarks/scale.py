@@ -1,5 +1,5 @@
-"""Scale: the audit tools (verify, rebuild, import, explain, export, history, sweep, archive)
-on large logs.
+"""Scale: the audit tools (verify, rebuild, import, explain, export, history, sweep, erase,
+archive) on large logs.
 
 Run from the project root:
 
@@ -12,8 +12,11 @@ and library version. Each backend then gets a fresh store per size (a new SQLite
 new PostgreSQL schema, dropped at the end) and each operation runs on it in a fresh process
 (benchmarks/scale_operation.py), in this order: `import_events` of the export (which fills
 the store), `verify`, `rebuild_projections`, `explain` (one scope), `history` (one
-session), `export_events`, `sweep_expired` (it writes), `archive` (every session ended
-before now: it deletes), `verify_after_archive` (verify through the tombstones). Each
+session), `find`, `export_events`, `sweep_expired` (it writes), `erase_session` (the probe's
+session, then one of another user: each erasure's commit and SQLite's compaction timed
+apart), `erase_user` (every session of the probe's user, one in 100), `verify_after_erase`
+(verify through the redacted events), `archive` (every session ended before now: it
+deletes), `verify_after_archive` (verify through the tombstones). Each
 cell is the call's wall time and the process's peak RSS. An operation that raises or
 passes `--timeout` is a "fails: <code>" cell with its time, not the end of the run; when
 import fails, the store is filled through the public API instead (one transaction a write,

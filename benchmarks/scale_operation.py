@@ -5,6 +5,9 @@ runs the operation once and prints one JSON line: its wall time (the call alone,
 interpreter's start or `open_store`), the process's peak RSS (`VmHWM`, which covers the
 interpreter and the imports too; `open_rss_mb` is the peak before the call) and what the
 call returned, or the `SessionError` code (else the exception's type) it failed with.
+For the erasures the result also has the database's size before and after the call
+(`database_mb`: SQLite's file and WAL; PostgreSQL's tables, indexes and TOAST in the
+store's schema).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from benchmarks.inputs import tenant_ctx
+import psycopg
+
+from benchmarks.databases import libpq_url, schema_of, sqlite_path
+from benchmarks.inputs import USERS, tenant_ctx
 from benchmarks.scale_mix import Probe
 from greentic_session import AuditedSessionStore, SessionError, open_store
 
@@ -80,6 +86,65 @@ def sweep_expired(store: AuditedSessionStore, export: str, probe: Probe) -> obje
     return store.sweep_expired()
 
 
+def timed_erase(store: AuditedSessionStore, **subject: str) -> dict[str, object]:
+    """`erase` of `subject`, its wall time split through its `progress` calls: `write_s` up
+    to the last session's commit (each session calls `progress(n, None)` once written),
+    `compact_s` from there to the call's end (the backend's compaction, then the final
+    `progress(n, n)`; SQLite checkpoints and VACUUMs, PostgreSQL does nothing)."""
+    written: list[float] = []
+
+    def progress(done: int, total: int | None) -> None:
+        if total is None:
+            written.append(time.perf_counter())
+
+    started = time.perf_counter()
+    report = store.erase(reason="benchmark", progress=progress, **subject)  # type: ignore[arg-type]
+    ended = time.perf_counter()
+    last = written[-1] if written else ended
+    return {
+        "sessions": len(report.sessions),
+        "events": report.events,
+        "seconds": round(ended - started, 3),
+        "write_s": round(last - started, 3),
+        "compact_s": round(ended - last, 3),
+    }
+
+
+def neighbour(user: str) -> str:
+    """The user after `user` among the mix's (`spread_user`'s `user-NNN`)."""
+    return f"user-{(int(user.rpartition('-')[2]) + 1) % USERS:03d}"
+
+
+def erase_session(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    """The probe's session; then, in the same process, a session of the next user (so
+    `erase_user` is not short of it): a second erasure, warm, which compacts the file
+    again. The cell's time covers both; the result has each one's split."""
+    first = timed_erase(store, session=probe.session_key)
+    ctx = tenant_ctx(probe.user)
+    other = store.find_sessions(
+        env=str(ctx.env), tenant=str(ctx.tenant_id), user=neighbour(probe.user), limit=1
+    )
+    second = timed_erase(store, session=str(other.sessions[0].session_key))
+    return {**first, "second": second}
+
+
+def erase_user(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    """Every session of the probe's user in the mix's tenant (one in `USERS` of the
+    sessions; the probe's own, erased by `erase_session`, erases nothing more)."""
+    ctx = tenant_ctx(probe.user)
+    return timed_erase(store, env=str(ctx.env), tenant=str(ctx.tenant_id), user=probe.user)
+
+
+def verify_after_erase(store: AuditedSessionStore, export: str, probe: Probe) -> object:
+    report = store.verify()
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "problems": len(report.problems),
+        "erasures": len(report.erasures),
+    }
+
+
 def archive(store: AuditedSessionStore, export: str, probe: Probe) -> object:
     """Every session that ended before now (the mix's clock ran in the past) to a file."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as fp:
@@ -94,7 +159,8 @@ def verify_after_archive(store: AuditedSessionStore, export: str, probe: Probe) 
 
 
 # In the order they run on a store: import fills it, sweep (which writes) comes next, then
-# archive (which deletes) and verify through its tombstones.
+# the erasures (which overwrite) and verify through them, then archive (which deletes) and
+# verify through its tombstones.
 OPERATIONS: dict[str, Operation] = {
     "import_events": import_events,
     "verify": verify,
@@ -104,6 +170,9 @@ OPERATIONS: dict[str, Operation] = {
     "find": find,
     "export_events": export_events,
     "sweep_expired": sweep_expired,
+    "erase_session": erase_session,
+    "erase_user": erase_user,
+    "verify_after_erase": verify_after_erase,
     "archive": archive,
     "verify_after_archive": verify_after_archive,
 }
@@ -123,7 +192,29 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+# Operations whose result also has the database's size before and after the call.
+SIZED = ("erase_session", "erase_user")
+
+
+def database_mb(url: str) -> float:
+    """The store's bytes on disk: SQLite's file and its WAL; PostgreSQL's relations in the
+    store's schema (tables, indexes, TOAST: dead row versions count until vacuumed)."""
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        files = (path, f"{path}-wal")
+        return round(sum(os.path.getsize(f) for f in files if os.path.exists(f)) / 2**20, 1)
+    with psycopg.connect(libpq_url(url)) as connection:
+        row = connection.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm')",
+            (schema_of(url),),
+        ).fetchone()
+    return round(int(row[0] if row else 0) / 2**20, 1)
+
+
 def run(operation: str, url: str, export: str, probe: Probe) -> dict[str, object]:
+    before = database_mb(url) if operation in SIZED else None
     with open_store(url) as store:
         open_rss = peak_rss_mb()
         started = time.perf_counter()
@@ -135,6 +226,8 @@ def run(operation: str, url: str, export: str, probe: Probe) -> dict[str, object
         except Exception as exc:  # reported in the table, never a crash of the run
             result, error = None, f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
+    if before is not None and isinstance(result, dict):
+        result = {**result, "database_mb": [before, database_mb(url)]}
     return {
         "operation": operation,
         "seconds": seconds,
