@@ -90,7 +90,8 @@ def timed_erase(store: AuditedSessionStore, **subject: str) -> dict[str, object]
     """`erase` of `subject`, its wall time split through its `progress` calls: `write_s` up
     to the last session's commit (each session calls `progress(n, None)` once written),
     `compact_s` from there to the call's end (the backend's compaction, then the final
-    `progress(n, n)`; SQLite checkpoints and VACUUMs, PostgreSQL does nothing)."""
+    `progress(n, n)`; SQLite checkpoints, and VACUUMs only where deletes keep their bytes;
+    PostgreSQL does nothing)."""
     written: list[float] = []
 
     def progress(done: int, total: int | None) -> None:
